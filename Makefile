@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh machine (Python 3.11, npm on PATH):
+#   make run    installs, fetches and verifies MNIST, serves the dashboard on localhost
+#   make test   installs (with the test tools), fetches MNIST, runs the whole suite
+# Both are idempotent: a second run reuses .venv and the cache and takes seconds.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+ARGS   ?=
+
+.PHONY: run test data lint bench clean-venv
+.DEFAULT_GOAL := run
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps record that the venv matches the requirement files; editing one reinstalls.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
+	@echo "Installing requirements.txt into $(VENV) (first time: about 2 minutes)…"
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PIP) -r requirements-dev.txt
+	@touch $@
+
+data: $(VENV)/.runtime
+	$(BIN)/python -m core fetch
+
+run: data
+	$(BIN)/python -m streamlit run dashboard/app.py $(ARGS)
+
+test: $(VENV)/.dev data
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,40 @@
+"""The command line, run as a user runs it: a separate Python process."""
+
+import os
+import subprocess
+import sys
+
+from core.data import DATA_DIR_ENV
+from tests.conftest import REPO
+
+
+def _run(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_fetch_and_info_on_a_ready_cache(mnist_dir):
+    fetch = _run("fetch", env={DATA_DIR_ENV: ""})
+    assert fetch.returncode == 0, fetch.stderr
+    assert "MNIST ready (4 files, MD5 verified)" in fetch.stdout
+    assert "using the cached copy" in fetch.stderr
+    info = _run("info", env={DATA_DIR_ENV: ""})
+    assert info.returncode == 0
+    assert f"MNIST data:  {mnist_dir}  (from the cache; 4 files, MD5 verified)" in info.stdout
+    assert "MNIST" in info.stdout.split("cached:")[1]
+
+
+def test_a_wrong_data_dir_is_a_clear_error_and_exit_code_2(tmp_path):
+    result = _run("fetch", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: data_dir={tmp_path} does not hold the MNIST files")
+    assert "Traceback" not in result.stderr
+    info = _run("info", "--data-dir", str(tmp_path))
+    assert "4 of 4 files missing or wrong" in info.stdout
