@@ -87,7 +87,9 @@ def mosaic(images: np.ndarray, indices: np.ndarray, gap: int = 2) -> go.Figure:
 
 
 def _square_image_axes(fig: go.Figure, title: str) -> None:
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_xaxes(
+        showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain"
+    )
     fig.update_yaxes(
         autorange="reversed",
         scaleanchor="x",

@@ -36,9 +36,9 @@ st.plotly_chart(figures.mosaic(images, grid), width="stretch")
 
 st.subheader("One image")
 n = len(y)
-index = st.number_input(f"Index in the {split} set (0–{n - 1})", 0, n - 1, 40, key="index")
-image, label = images[index], int(y[index])
 left, right = st.columns([2, 3])
+index = left.number_input(f"Index in the {split} set (0–{n - 1})", 0, n - 1, 40, key="index")
+image, label = images[index], int(y[index])
 left.metric("Label", label)
 left.plotly_chart(figures.digit_image(image, f"{split} #{index}: label {label}"), width="stretch")
 with right.expander("Pixel values", expanded=False):
