@@ -1,4 +1,4 @@
-"""Command line: ``python -m core fetch`` and ``python -m core info``."""
+"""Command line: ``python -m core {fetch,info,knn,report}``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,51 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knn(args: argparse.Namespace) -> int:
+    from core import knn_runs
+
+    variants = args.variant or (list(knn_runs.VARIANTS) if args.all else ["raw"])
+    for variant in variants:
+        config = knn_runs.NeighbourConfig(variant=variant, k_max=args.k_max)
+        with tqdm_progress(f"KNN {variant} → test", unit="pairs") as progress:
+            result = knn_runs.neighbours(config, progress)
+        table = knn_runs.accuracy_table(result, config)
+        acc = table.loc[knn_runs.REPORT_K, knn_runs.REPORT_WEIGHTS]
+        print(
+            f"{variant:>20}: test accuracy {100 * acc:.2f}% (K=4, distance), "
+            f"best {100 * table.max().max():.2f}% "
+            f"(K={table.stack().idxmax()[0]}, {table.stack().idxmax()[1]}), "
+            f"search {result.meta['seconds_search']:.1f} s"
+        )
+    if args.cv or args.all:
+        with tqdm_progress("KNN 5-fold cross-validation", unit="pairs") as progress:
+            grid = knn_runs.grid_search(progress=progress, k_max=args.k_max)
+        report = grid.loc[[(k, w) for k in knn_runs.GRID_K for w in knn_runs.WEIGHTS]]
+        print(report[["mean", "std"]].mul(100).round(3).to_string())
+        best = grid["mean"].idxmax()
+        print(f"best over K=1..20: K={best[0]}, {best[1]}: {100 * grid['mean'].max():.3f}%")
+    if args.export:
+        from core.export import export_knn
+
+        for path in export_knn(Path(args.export)):
+            print(f"wrote {path}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    from core.report import all_figures
+
+    figures = all_figures()
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        for variant, f in figures["knn"]["test"].items():
+            print(f"KNN {variant:>20}: {100 * f['accuracy_K4_distance']:.2f}% (K=4, distance)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
@@ -65,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     info = sub.add_parser("info", help="where the data and the cache are, and what is cached")
     info.add_argument("--data-dir", help=data_help)
     info.set_defaults(run=_info)
+    knn = sub.add_parser("knn", help="compute and cache KNN neighbours (chapter 1)")
+    knn.add_argument("--variant", action="append", help="training-set variant (repeatable)")
+    knn.add_argument("--cv", action="store_true", help="the 5-fold cross-validation grid")
+    knn.add_argument("--all", action="store_true", help="every variant and the grid")
+    knn.add_argument("--k-max", type=int, default=20, help="neighbours kept per query")
+    knn.add_argument("--export", metavar="DIR", help="write CSV tables of cached results")
+    knn.set_defaults(run=_knn)
+    report = sub.add_parser("report", help="every cached figure")
+    report.add_argument("--json", action="store_true", help="as JSON")
+    report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

@@ -1,24 +1,46 @@
-"""Where the project keeps what it fetches and computes.
+"""The one module that reads and writes the cache.
 
-The cache folder is ``<repo>/cache`` unless the ``MNIST_EXPLORER_CACHE`` environment
-variable names another one (as ``SCIKIT_LEARN_DATA`` does for scikit-learn).
-Temporary files are written under ``<cache>/.tmp`` so that a rename into place is
-atomic (same file system) and an interrupted write never leaves a partial file
-where a result is expected.
+Layout: ``<cache>/<method>/<key>/`` holds ``manifest.json`` (config, data checksum,
+code version, creation time, SHA-256 of every file) and ``arrays.npz``. The key is a
+hash of the method, its config, the data checksum and the method's code version, so a
+result can always be traced to what produced it, and a change to any of them misses.
+
+Writes are atomic: the entry is built in ``<cache>/.tmp`` and renamed into place.
+Reads verify the manifest and the checksums, and load with ``allow_pickle=False``;
+anything wrong is reported once as a warning and treated as missing. A file lock per
+key makes concurrent callers compute a missing entry once.
+
+The cache folder is ``<repo>/cache`` unless ``MNIST_EXPLORER_CACHE`` names another one
+(as ``SCIKIT_LEARN_DATA`` does for scikit-learn).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+logger = logging.getLogger(__name__)
 
 CACHE_ENV = "MNIST_EXPLORER_CACHE"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+_MANIFEST = "manifest.json"
+_ARRAYS = "arrays.npz"
+_FORMAT = 1  # layout of an entry; bump to invalidate every entry at once
 
 
 def cache_root() -> Path:
@@ -38,6 +60,154 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def config_dict(config: Any) -> dict:
+    """A config (frozen dataclass or mapping) as plain JSON-able data."""
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    return json.loads(json.dumps(config, sort_keys=True, default=list))
+
+
+def entry_key(method: str, config: Any, data_checksum: str, code_version: int) -> str:
+    """The folder name of a result: a short hash of everything that determines it."""
+    ident = {
+        "method": method,
+        "config": config_dict(config),
+        "data": data_checksum,
+        "code": code_version,
+        "format": _FORMAT,
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Result:
+    """A cached result: its arrays, the manifest, and where it lives."""
+
+    arrays: dict[str, np.ndarray]
+    manifest: dict
+    path: Path
+
+    @property
+    def meta(self) -> dict:
+        return self.manifest.get("meta", {})
+
+
+class Store:
+    """Results of one method, with its data checksum and code version."""
+
+    def __init__(self, method: str, data_checksum: str, code_version: int):
+        self.method, self.data_checksum, self.code_version = method, data_checksum, code_version
+
+    def path(self, config: Any) -> Path:
+        key = entry_key(self.method, config, self.data_checksum, self.code_version)
+        return cache_root() / self.method / key
+
+    def load(self, config: Any) -> Result | None:
+        """The verified entry for ``config``, or None (a bad entry is reported and removed)."""
+        path = self.path(config)
+        if not path.exists():
+            return None
+        try:
+            return self._read(path, config)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            logger.warning(
+                "cache: discarding unreadable entry %s (%s); it will be recomputed", path, exc
+            )
+            _remove(path)
+            return None
+
+    def _read(self, path: Path, config: Any) -> Result:
+        manifest = json.loads((path / _MANIFEST).read_text())
+        expected = {
+            "method": self.method,
+            "config": config_dict(config),
+            "data_checksum": self.data_checksum,
+            "code_version": self.code_version,
+        }
+        for field, value in expected.items():
+            if manifest.get(field) != value:
+                raise ValueError(f"{field} is {manifest.get(field)!r}, expected {value!r}")
+        files = manifest["files"]
+        if sorted(files) != sorted(p.name for p in path.iterdir() if p.name != _MANIFEST):
+            raise ValueError(f"files {sorted(files)} expected")
+        for name, digest in files.items():
+            if _sha256(path / name) != digest:
+                raise ValueError(f"checksum of {name} differs from the manifest")
+        with np.load(path / _ARRAYS, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        return Result(arrays, manifest, path)
+
+    def save(
+        self, config: Any, arrays: Mapping[str, np.ndarray], meta: dict | None = None
+    ) -> Result:
+        """Write an entry atomically (build in scratch space, then rename)."""
+        path = self.path(config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with scratch_dir(f"{self.method}-") as tmp:
+            np.savez(tmp / _ARRAYS, **arrays)
+            manifest = {
+                "method": self.method,
+                "config": config_dict(config),
+                "data_checksum": self.data_checksum,
+                "code_version": self.code_version,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "meta": meta or {},
+                "files": {_ARRAYS: _sha256(tmp / _ARRAYS)},
+            }
+            with open(tmp / _MANIFEST, "w") as f:
+                json.dump(manifest, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            if path.exists():
+                _remove(path)
+            os.rename(tmp, path)
+        return self._read(path, config)
+
+    def get_or_compute(
+        self,
+        config: Any,
+        compute: Callable[[], tuple[Mapping[str, np.ndarray], dict]],
+    ) -> Result:
+        """The cached entry, or ``compute()`` → ``(arrays, meta)`` saved then returned.
+
+        Concurrent callers (threads, sessions, processes) compute a missing entry once:
+        the others wait on a file lock, then read what the first one wrote.
+        """
+        found = self.load(config)
+        if found is not None:
+            return found
+        lock = FileLock(str(self.path(config)) + ".lock")
+        if not lock.acquire(blocking=False):
+            logger.info("cache: %s is being computed elsewhere; waiting for it", self.method)
+            lock.acquire()
+        try:
+            found = self.load(config)
+            if found is not None:
+                return found
+            arrays, meta = compute()
+            return self.save(config, arrays, meta)
+        finally:
+            lock.release()
+
+
+def _remove(path: Path) -> None:
+    # Rename first so a half-removed entry is never read as a whole one.
+    doomed = path.with_name(f".removing-{path.name}-{os.getpid()}")
+    try:
+        os.rename(path, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 @dataclass(frozen=True)

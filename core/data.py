@@ -30,6 +30,13 @@ from core.sources import Progress, Source, pick_sources
 logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "MNIST_DIR"
+_announced: set[str] = set()  # where the data was found, said once per process
+
+
+def _announce(message: str) -> None:
+    if message not in _announced:
+        _announced.add(message)
+        logger.info(message)
 
 
 @dataclass(frozen=True)
@@ -197,12 +204,12 @@ def locate_mnist(
                 + f"\nFix or replace these files, or unset {DATA_DIR_ENV} to let the "
                 "project fetch its own verified copy."
             )
-        logger.info("MNIST: using %s (%s)", folder, origin)
+        _announce(f"MNIST: using {folder} ({origin})")
         return folder
     raw = mnist_raw_dir()
     problems = check_folder(raw)
     if not problems:
-        logger.info("MNIST: using the cached copy in %s", raw)
+        _announce(f"MNIST: using the cached copy in {raw}")
         return raw
     for name, problem in problems.items():
         if find_file(raw, FILES[name]) is not None:  # present but wrong: say so

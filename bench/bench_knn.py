@@ -1,0 +1,119 @@
+"""KNN engine against its references, measured side by side in one run.
+
+    .venv/bin/python bench/bench_knn.py            # the full measurements (~10 minutes)
+    .venv/bin/python bench/bench_knn.py --quick    # smaller sizes, a smoke run
+
+Prints a markdown table of ratios (shared machines are noisy: compare within a run).
+Where the reference would take too long, one unit of it is timed and multiplied; the
+table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+from sklearn.neighbors import KNeighborsClassifier
+
+from core import load_mnist
+from core.augment import GROUPS, augment, scipy_transform
+from core.knn import WEIGHTS, nearest_neighbours, vote
+from core.knn_runs import GRID_K, folds
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def bench_grid(xtr, ytr, quick: bool) -> tuple[str, float, float, str]:
+    held = folds(ytr, "report")
+    n_folds = 2 if quick else len(held)
+    ours = 0.0
+    for f in range(n_folds):
+        keep = np.setdiff1d(np.arange(1, len(ytr)), held[f])
+        t, nb = timed(nearest_neighbours, xtr[keep], xtr[held[f]], 20)
+        t2, _ = timed(
+            lambda nb=nb, keep=keep: [
+                vote(ytr[keep][nb.indices], nb.sqdist, k, w) for k in GRID_K for w in WEIGHTS
+            ]
+        )
+        ours += t + t2
+    ours *= len(held) / n_folds
+    # scikit-learn as the report ran it: int64 pixels, one fit+predict per configuration
+    # and fold. One fold of one configuration is timed; the grid is 12 × 5 of them.
+    keep = np.setdiff1d(np.arange(1, len(ytr)), held[0])
+    q = held[0][: 2000 if quick else None]
+    x64 = xtr.reshape(len(xtr), -1).astype(np.int64)
+    clf = KNeighborsClassifier(n_neighbors=5)
+    t, _ = timed(lambda: clf.fit(x64[keep], ytr[keep]).predict(x64[q]))
+    ref = t * (len(held[0]) / len(q)) * len(GRID_K) * len(WEIGHTS) * len(held)
+    note = "scikit-learn: one fold × one configuration timed, × 60"
+    return "5-fold grid search, 12 configurations", ours, ref, note
+
+
+def bench_test_set(xtr, xte) -> tuple[str, float, float, str]:
+    a = torch.from_numpy(xte.reshape(len(xte), -1).astype(np.float32))
+    b = torch.from_numpy(xtr.reshape(len(xtr), -1).astype(np.float32))
+    ref, _ = timed(torch.mm, a, b.T)
+    ours, _ = timed(nearest_neighbours, xtr, xte, 20)
+    shape = f"{len(xte)}×784 @ 784×{len(xtr)}"
+    return (
+        f"test-set neighbours, k_max=20 ({len(xtr)}×{len(xte)})",
+        ours,
+        ref,
+        (f"reference: the bare float32 product {shape}"),
+    )
+
+
+def bench_augmented(xtr, ytr, xte, quick: bool) -> tuple[str, float, float, str]:
+    groups = tuple(GROUPS)
+    t_aug, (xa, _) = timed(augment, xtr, ytr, groups)
+    t_nn, _ = timed(nearest_neighbours, xa, xte, 20)
+    ours = t_aug + t_nn
+    # The report's way: scipy on each int64 image, then scikit-learn's predict.
+    sample = xtr[:500].astype(np.int64)
+    names = [n for g in groups for n in GROUPS[g]]
+    t_scipy, _ = timed(lambda: [scipy_transform(im, n) for im in sample for n in names])
+    q = xte[: 200 if quick else 1000].reshape(-1, 784).astype(np.float32)
+    clf = KNeighborsClassifier(n_neighbors=4, weights="distance")
+    clf.fit(xa.reshape(len(xa), -1).astype(np.float32), np.zeros(len(xa)))
+    t_pred, _ = timed(clf.predict, q)
+    ref = t_scipy * len(xtr) / len(sample) + t_pred * len(xte) / len(q)
+    note = (
+        "reference: scipy.ndimage loop (500 images timed) + scikit-learn float32 predict "
+        f"({len(q)} queries timed), scaled"
+    )
+    return f"augmented set ({len(xa)}×{len(xte)}) incl. augmentation", ours, ref, note
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    xtr, ytr = load_mnist("train")
+    xte, _ = load_mnist("test")
+    if args.quick:
+        xtr, ytr, xte = xtr[:12000], ytr[:12000], xte[:2000]
+    rows = [
+        bench_test_set(xtr, xte),
+        bench_grid(xtr, ytr, args.quick),
+        bench_augmented(xtr, ytr, xte, args.quick),
+    ]
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch threads {torch.get_num_threads()}\n"
+    )
+    print("| task | ours (s) | reference (s) | reference / ours | how the reference was measured |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for task, ours, ref, note in rows:
+        print(f"| {task} | {ours:.1f} | {ref:.1f} | {ref / ours:.2f}× | {note} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Every cached figure, gathered as plain data (for ``python -m core report --json``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from core import evaluate
+from core.data import DATA_CHECKSUM
+from core.knn_runs import (
+    REPORT_K,
+    REPORT_WEIGHTS,
+    VARIANTS,
+    NeighbourConfig,
+    accuracy_table,
+    cached_neighbours,
+    grid_search,
+    predict,
+    query_labels,
+)
+
+
+def _rounded(x: float) -> float:
+    return round(float(x), 6)
+
+
+def knn_test_figures() -> dict:
+    """Per cached training variant: accuracy for every K and weighting, per-digit rates."""
+    out = {}
+    for variant in VARIANTS:
+        config = NeighbourConfig(variant=variant)
+        result = cached_neighbours(config)
+        if result is None:
+            continue
+        table = accuracy_table(result, config)
+        best_k, best_w = table.stack().idxmax()
+        y = query_labels(config)
+        pred, _ = predict(result, config, REPORT_K, REPORT_WEIGHTS)
+        digits = evaluate.per_digit(y, {"success": pred})["success"]
+        out[variant] = {
+            "accuracy": {w: {int(k): _rounded(a) for k, a in table[w].items()} for w in table},
+            f"accuracy_K{REPORT_K}_{REPORT_WEIGHTS}": _rounded(table.loc[REPORT_K, REPORT_WEIGHTS]),
+            "best": {"K": int(best_k), "weights": best_w, "accuracy": _rounded(table.max().max())},
+            f"per_digit_success_K{REPORT_K}_{REPORT_WEIGHTS}": [_rounded(v) for v in digits],
+            "errors": int((pred != y).sum()),
+            "meta": result.meta,
+        }
+    return out
+
+
+def knn_cv_figures() -> dict:
+    """Per variant whose folds are all cached: the grid search and each fold's K=5 report."""
+    out = {}
+    for variant in VARIANTS:
+        base = NeighbourConfig(variant=variant, fold=0)
+        configs = [replace(base, fold=f) for f in range(base.n_folds)]
+        if any(cached_neighbours(c) is None for c in configs):
+            continue
+        grid = grid_search(variant)
+        best = grid["mean"].idxmax()
+        folds = []
+        for config in configs:
+            y = query_labels(config)
+            pred, _ = predict(cached_neighbours(config), config, 5, "uniform")
+            folds.append(
+                {
+                    "fold": config.fold + 1,
+                    "accuracy_K5_uniform": _rounded(evaluate.accuracy(y, pred)),
+                    "confusion_K5_uniform": evaluate.confusion(y, pred).tolist(),
+                }
+            )
+        out[variant] = {
+            "grid": [
+                {"K": int(k), "weights": w, "mean": _rounded(r["mean"]), "std": _rounded(r["std"])}
+                for (k, w), r in grid.iterrows()
+            ],
+            "best": {"K": int(best[0]), "weights": best[1], "mean": _rounded(grid["mean"].max())},
+            "folds": folds,
+            "seconds_search": _rounded(
+                np.sum([cached_neighbours(c).meta.get("seconds_search", 0) for c in configs])
+            ),
+        }
+    return out
+
+
+def all_figures() -> dict:
+    """Everything cached, as JSON-able data. Computes nothing expensive."""
+    return {
+        "data_checksum": DATA_CHECKSUM,
+        "knn": {"test": knn_test_figures(), "cross_validation": knn_cv_figures()},
+    }
