@@ -19,12 +19,15 @@ from scipy import ndimage
 from core.errors import ExplorerError
 
 SIDE = 28
-# The report's eight transformations, grouped as its ablation grouped them.
+# The report's eight transformations, grouped as its ablation grouped them, and one
+# group beyond the report: the four diagonal one-pixel shifts.
 GROUPS: dict[str, tuple[str, ...]] = {
     "shifts": ("down", "up", "left", "right"),
     "rotations": ("rot+10", "rot-10"),
     "zooms": ("zoom1.1", "zoom1.2"),
+    "diagonals": ("down-left", "down-right", "up-left", "up-right"),
 }
+REPORT_GROUPS = ("shifts", "rotations", "zooms")
 TRANSFORMS = tuple(t for group in GROUPS.values() for t in group)
 
 
@@ -41,6 +44,10 @@ _SCIPY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "up": lambda im: ndimage.shift(im, [-1, 0]),
     "left": lambda im: ndimage.shift(im, [0, -1]),
     "right": lambda im: ndimage.shift(im, [0, 1]),
+    "down-left": lambda im: ndimage.shift(im, [1, -1]),
+    "down-right": lambda im: ndimage.shift(im, [1, 1]),
+    "up-left": lambda im: ndimage.shift(im, [-1, -1]),
+    "up-right": lambda im: ndimage.shift(im, [-1, 1]),
     "rot+10": lambda im: ndimage.rotate(im, 10, reshape=False),
     "rot-10": lambda im: ndimage.rotate(im, -10, reshape=False),
     "zoom1.1": lambda im: _clipped_zoom(im, 1.1),
@@ -71,19 +78,22 @@ def _round_half_away(x: np.ndarray) -> np.ndarray:
     return np.trunc(x + np.copysign(0.5, x))
 
 
-def apply_transform(images: np.ndarray, name: str, chunk: int = 8192) -> np.ndarray:
-    """The report's transformation ``name`` of every image, as its int64 pipeline did.
+def apply_transform(
+    images: np.ndarray, name: str, clip: bool = False, chunk: int = 8192
+) -> np.ndarray:
+    """The transformation ``name`` of every image, rounded as the report's int64 pipeline.
 
     images : integer ndarray of shape (N, 28, 28)
-    Returns an int16 ndarray of shape (N, 28, 28) (values may leave 0..255, as the
-    report's did).
+    clip : keep pixels in 0..255 and return uint8; otherwise int16, whose values may
+        leave 0..255 as the report's did.
     """
     images = np.asarray(images)
     flat = images.reshape(len(images), -1)
-    out = np.empty(flat.shape, np.int16)
+    out = np.empty(flat.shape, np.uint8 if clip else np.int16)
     mt = transform_matrix(name).T
     for s in range(0, len(flat), chunk):
-        out[s : s + chunk] = _round_half_away(flat[s : s + chunk].astype(np.float64) @ mt)
+        values = _round_half_away(flat[s : s + chunk].astype(np.float64) @ mt)
+        out[s : s + chunk] = np.clip(values, 0, 255) if clip else values
     return out.reshape(images.shape)
 
 
@@ -91,20 +101,22 @@ def augment(
     images: np.ndarray,
     labels: np.ndarray,
     groups: tuple[str, ...],
+    clip: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The originals followed by each transformation of the chosen groups.
 
-    Returns ``(images int16 (N·(1+t), 28, 28), labels (N·(1+t),))``, ordered as the
-    report's ``np.r_[X, X_add]`` with ``X_add`` grouped by transformation.
+    Returns ``(images (N·(1+t), 28, 28), labels (N·(1+t),))``, ordered as the report's
+    ``np.r_[X, X_add]`` with ``X_add`` grouped by transformation; int16 as the report's
+    pipeline, or uint8 in 0..255 with ``clip``.
     """
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         raise ExplorerError(f"augmentation: expected groups among {list(GROUPS)}, found {unknown}")
     names = [t for g in GROUPS if g in groups for t in GROUPS[g]]
-    parts = [np.asarray(images, np.int16)]
+    parts = [np.asarray(images, np.uint8 if clip else np.int16)]
     for i, name in enumerate(names):
-        parts.append(apply_transform(images, name))
+        parts.append(apply_transform(images, name, clip))
         if progress is not None:
             progress(i + 1, len(names))
     return np.concatenate(parts), np.tile(labels, len(parts))

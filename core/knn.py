@@ -2,11 +2,17 @@
 
 Neighbours are ranked by exact squared Euclidean distance, ties by lower training
 index: the order scikit-learn's brute-force search gives on integer pixels (its float64
-arithmetic is exact for them). Candidates are found with float32 matrix products in
-blocks (‖t‖² − 2 q·t; ‖q‖² is constant per query), then re-ranked with exact integer
-distances. A rigorous bound on the float32 rounding error certifies, query by query,
-that no training image outside the candidates can be among the ``k_max`` nearest;
-the rare query that fails the certificate is recomputed exactly in float64.
+arithmetic is exact for them). Candidates come from block matrix products of
+``‖t‖² − 2 q·t`` (``‖q‖²`` is constant per query), kept with ``torch.topk``:
+
+- pixels in 0..255 are shifted to −128..127 (distances do not change) and multiplied
+  as int8 with int32 accumulation: exact, and about 3× the speed of a float32 product;
+- other integer pixels (the report's augmentations leave 0..255) use float32 products.
+
+The candidates are then re-ranked with exact integer distances, and a certificate
+checks, query by query, that no image outside them can be among the ``k_max`` nearest:
+with int8 products the keys are exact, with float32 a rigorous bound on the rounding
+error is allowed for. A query that fails is recomputed exactly in float64.
 """
 
 from __future__ import annotations
@@ -25,9 +31,9 @@ _log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 WEIGHTS = ("uniform", "distance")
-_MARGIN = 8  # extra float32 candidates per query, re-ranked exactly
-_BLOCK = 8192  # rows of train and query per block: a block product is 256 MiB of float32
-_U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff
+_MARGIN = 8  # extra candidates per query, re-ranked exactly
+_BLOCK = 8192  # rows of train and query per block: a block product is 256 MiB
+_U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 
 
 @dataclass(frozen=True)
@@ -60,13 +66,68 @@ def _as_rows(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def _sq_norms(x: np.ndarray) -> np.ndarray:
+def _sq_norms(x: np.ndarray, shift: int = 0) -> np.ndarray:
     # Exact in int64, in chunks so the int64 copy stays small.
     out = np.empty(len(x), np.int64)
     for s in range(0, len(x), _BLOCK):
-        c = x[s : s + _BLOCK].astype(np.int64)
+        c = x[s : s + _BLOCK].astype(np.int64) - shift
         out[s : s + _BLOCK] = np.einsum("ij,ij->i", c, c)
     return out
+
+
+def _fits_uint8(x: np.ndarray) -> bool:
+    return x.dtype == np.uint8 or (x.size == 0 or (int(x.min()) >= 0 and int(x.max()) <= 255))
+
+
+class _Int8Products:
+    """Exact keys: (x - 128) as int8, int32 accumulation (|q·t| ≤ 784·128² < 2³¹)."""
+
+    def __init__(self, train: np.ndarray):
+        self.tn = torch.from_numpy(_sq_norms(train, 128).astype(np.int32))
+
+    @staticmethod
+    def block(x: np.ndarray) -> torch.Tensor:
+        # v ^ 0x80 read as int8 is v - 128.
+        return torch.from_numpy((x.astype(np.uint8, copy=False) ^ 0x80).view(np.int8))
+
+    def keys(self, q: torch.Tensor, t_T: torch.Tensor, t0: int) -> torch.Tensor:
+        key = torch._int_mm(q, t_T)
+        return key.mul_(-2).add_(self.tn[t0 : t0 + t_T.shape[1]])
+
+    @staticmethod
+    def query_norms(query: np.ndarray) -> np.ndarray:
+        return _sq_norms(query, 128)
+
+    @staticmethod
+    def error_bound(qn: np.ndarray) -> np.ndarray:
+        return np.zeros(len(qn))
+
+
+class _Float32Products:
+    """Approximate keys in float32, with a rigorous bound on their rounding error."""
+
+    def __init__(self, train: np.ndarray):
+        self.tn64 = _sq_norms(train)
+        self.tn = torch.from_numpy(self.tn64.astype(np.float32))
+        self.d = train.shape[1]
+
+    @staticmethod
+    def block(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x.astype(np.float32))
+
+    def keys(self, q: torch.Tensor, t_T: torch.Tensor, t0: int) -> torch.Tensor:
+        return torch.addmm(self.tn[t0 : t0 + t_T.shape[1]], q, t_T, beta=1.0, alpha=-2.0)
+
+    @staticmethod
+    def query_norms(query: np.ndarray) -> np.ndarray:
+        return _sq_norms(query)
+
+    def error_bound(self, qn: np.ndarray) -> np.ndarray:
+        # |fl(x·y) - x·y| ≤ γ_d Σ|x_i y_i| ≤ γ_d ‖x‖‖y‖, plus the roundings of ‖t‖² and
+        # of the final multiply-add: generously γ_(d+4) (‖t‖² + 2‖q‖‖t‖), doubled.
+        gamma = (self.d + 4) * _U32 / (1 - (self.d + 4) * _U32)
+        t_max = float(self.tn64.max())
+        return 2 * gamma * (t_max + 2 * np.sqrt(qn * t_max)) + 1.0
 
 
 def nearest_neighbours(
@@ -85,7 +146,7 @@ def nearest_neighbours(
     k_max : number of neighbours kept (any K ≤ k_max can then be voted)
     progress : called as ``progress(pairs_done, pairs_total)``
 
-    Peak extra memory is a few blocks of 8192 rows (about 1 GiB), whatever the sizes.
+    Peak extra memory is a few blocks of 8192 rows (under 1 GiB), whatever the sizes.
     """
     train, query = _as_rows(train, "train"), _as_rows(query, "query")
     n, m = len(train), len(query)
@@ -95,39 +156,39 @@ def nearest_neighbours(
         )
     if not 1 <= k_max <= n:
         raise ExplorerError(f"k_max: expected 1..{n} (the training-set size), found {k_max}")
+    exact_int8 = _fits_uint8(train) and _fits_uint8(query) and hasattr(torch, "_int_mm")
+    products = _Int8Products(train) if exact_int8 else _Float32Products(train)
     n_cand = min(n, k_max + _MARGIN)
-    tn = _sq_norms(train)
-    qn = _sq_norms(query)
-    tn32 = torch.from_numpy(tn.astype(np.float32))
-    cand = np.empty((m, n_cand), np.int64)
-    worst = np.empty(m, np.float64)  # largest approximate key among a query's candidates
+    # Train blocks outside, so each is converted once; the running best of every query
+    # (n_queries × n_cand) is small.
+    queries = [products.block(query[q0 : q0 + _BLOCK]) for q0 in range(0, m, _BLOCK)]
+    best_v: list[torch.Tensor | None] = [None] * len(queries)
+    best_i: list[torch.Tensor | None] = [None] * len(queries)
     done = 0
-    for q0 in range(0, m, _BLOCK):
-        q = torch.from_numpy(query[q0 : q0 + _BLOCK].astype(np.float32))
-        best_v = best_i = None
-        for t0 in range(0, n, _BLOCK):
-            t = torch.from_numpy(train[t0 : t0 + _BLOCK].astype(np.float32))
-            key = torch.addmm(tn32[t0 : t0 + len(t)], q, t.T, beta=1.0, alpha=-2.0)
-            v, i = torch.topk(key, min(n_cand, len(t)), dim=1, largest=False, sorted=False)
+    for t0 in range(0, n, _BLOCK):
+        t_T = products.block(train[t0 : t0 + _BLOCK]).T.contiguous()  # (d, block)
+        for b, q in enumerate(queries):
+            key = products.keys(q, t_T, t0)
+            v, i = torch.topk(key, min(n_cand, key.shape[1]), dim=1, largest=False, sorted=False)
             i += t0
-            if best_v is not None:
-                v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1)
+            if best_v[b] is not None:
+                v, i = torch.cat([best_v[b], v], 1), torch.cat([best_i[b], i], 1)
                 v, sel = torch.topk(v, n_cand, dim=1, largest=False, sorted=False)
                 i = torch.gather(i, 1, sel)
-            best_v, best_i = v, i
-            done += len(q) * len(t)
+            best_v[b], best_i[b] = v, i
+            done += len(q) * t_T.shape[1]
             if progress is not None:
                 progress(done, m * n)
-        cand[q0 : q0 + len(q)] = best_i.numpy()
-        worst[q0 : q0 + len(q)] = best_v.max(dim=1).values.double().numpy()
+    cand = torch.cat(best_i).numpy()
+    worst = torch.cat(best_v).max(dim=1).values.double().numpy()  # largest candidate key
+    tn, qn = _sq_norms(train), _sq_norms(query)
     indices, sqdist = _rerank_exact(train, query, tn, qn, cand, k_max)
-    # Certificate: a training row outside the candidates has an approximate key ≥ worst,
-    # so its exact key is ≥ worst - err; if that exceeds the k-th exact key, it cannot
-    # belong to the k_max nearest (not even by a tie on the index).
-    d = train.shape[1]
-    gamma = (d + 4) * _U32 / (1 - (d + 4) * _U32)
-    err = 2 * gamma * (tn.max() + 2 * np.sqrt(qn * float(tn.max()))) + 1.0
-    unsure = np.flatnonzero(worst - err <= (sqdist[:, -1] - qn)) if n_cand < n else []
+    # Certificate: a row outside the candidates has a key ≥ worst, so an exact key
+    # ≥ worst - err; if that exceeds the k-th exact key, it cannot be among the k_max
+    # nearest, not even by a tie on the index.
+    qn_keys = products.query_norms(query)
+    kth_key = sqdist[:, -1] - qn_keys
+    unsure = np.flatnonzero(worst - products.error_bound(qn_keys) <= kth_key) if n_cand < n else []
     _log.debug("knn: %d of %d queries recomputed exactly in float64", len(unsure), m)
     for s in range(0, len(unsure), 256):
         rows = unsure[s : s + 256]

@@ -25,23 +25,36 @@ from core.cache import Result, Store
 from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
 from core.knn import WEIGHTS, nearest_neighbours, vote
+from core.pca import fit_pca
 
 Progress = Callable[[int, int], None]
 
 CODE_VERSION = 1  # bump when a change alters cached neighbour lists
 STORE = Store("knn", DATA_CHECKSUM, CODE_VERSION)
 
-# Training-set variants: report augmentation groups, and deskewing (beyond the report).
-VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "raw": ((), False),
-    "shifts": (("shifts",), False),
-    "rotations": (("rotations",), False),
-    "zooms": (("zooms",), False),
-    "augmented": (("shifts", "rotations", "zooms"), False),
-    "deskewed": ((), True),
-    "deskewed+shifts": (("shifts",), True),
-    "deskewed+augmented": (("shifts", "rotations", "zooms"), True),
+
+@dataclass(frozen=True)
+class Variant:
+    """How training images (and, for deskewing and PCA, queries) are prepared."""
+
+    groups: tuple[str, ...] = ()  # augmentation groups of core.augment.GROUPS
+    deskew: bool = False  # straighten by image moments; augmentations then stay in 0..255
+    pca: int = 0  # 0: distances on pixels; n: on the n leading principal components
+
+
+# The report's variants (its augmentation and ablation), then ours, beyond the report.
+VARIANTS: dict[str, Variant] = {
+    "raw": Variant(),
+    "shifts": Variant(("shifts",)),
+    "rotations": Variant(("rotations",)),
+    "zooms": Variant(("zooms",)),
+    "augmented": Variant(augment.REPORT_GROUPS),
+    "deskewed": Variant(deskew=True),
+    "deskewed+augmented": Variant(augment.REPORT_GROUPS, deskew=True),
+    "deskewed+augmented+diagonals": Variant((*augment.REPORT_GROUPS, "diagonals"), True),
+    "deskewed+augmented+diagonals+pca60": Variant((*augment.REPORT_GROUPS, "diagonals"), True, 60),
 }
+REPORT_VARIANTS = ("raw", "shifts", "rotations", "zooms", "augmented")
 REPORT_K, REPORT_WEIGHTS = 4, "distance"  # the report's chosen configuration
 GRID_K = (3, 4, 5, 6, 8, 10)  # the report's grid
 K_RANGE = tuple(range(1, 21))  # our extension
@@ -122,7 +135,7 @@ def _prepared(deskewed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
 def _split(config: NeighbourConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(train images, train labels, query images, query labels) before augmentation."""
-    xtr, ytr, xte, yte = _prepared(VARIANTS[config.variant][1])
+    xtr, ytr, xte, yte = _prepared(VARIANTS[config.variant].deskew)
     if config.fold is None:
         return xtr, ytr, xte, yte
     held = folds(ytr, config.cv_scheme, config.n_folds, config.cv_seed)[config.fold]
@@ -138,7 +151,7 @@ def query_labels(config: NeighbourConfig) -> np.ndarray:
 def training_labels(config: NeighbourConfig) -> np.ndarray:
     """Labels of the (possibly augmented) training set the neighbour indices point into."""
     _, ytr, _, _ = _split(config)
-    n_copies = 1 + sum(len(augment.GROUPS[g]) for g in VARIANTS[config.variant][0])
+    n_copies = 1 + sum(len(augment.GROUPS[g]) for g in VARIANTS[config.variant].groups)
     return np.tile(ytr, n_copies)
 
 
@@ -152,9 +165,12 @@ def neighbours(config: NeighbourConfig, progress: Progress | None = None) -> Res
     def compute():
         start = time.perf_counter()
         xtr, ytr, xq, _ = _split(config)
-        groups = VARIANTS[config.variant][0]
-        if groups:
-            xtr, ytr = augment.augment(xtr, ytr, groups)
+        variant = VARIANTS[config.variant]
+        pca = fit_pca(xtr, variant.pca) if variant.pca else None  # on the originals
+        if variant.groups:
+            xtr, ytr = augment.augment(xtr, ytr, variant.groups, clip=variant.deskew)
+        if pca is not None:
+            xtr, xq = pca.project(xtr), pca.project(xq)
         prepared = time.perf_counter() - start
         nb = nearest_neighbours(xtr, xq, config.k_max, progress=progress)
         meta = {

@@ -108,3 +108,13 @@ def test_vote_rejects_k_beyond_the_cache():
         vote(np.zeros((2, 3), int), np.ones((2, 3)), 4)
     with pytest.raises(ExplorerError, match="weights"):
         vote(np.zeros((2, 3), int), np.ones((2, 3)), 2, "gaussian")
+
+
+def test_int8_and_float32_products_give_the_same_neighbours(subset):
+    # Adding 1 to every pixel leaves distances unchanged but takes values past 255,
+    # which sends the search down the float32 path.
+    xtr, _, xq, _ = subset
+    fast = nearest_neighbours(xtr, xq[:300], 15)
+    shifted = nearest_neighbours(xtr.astype(np.int16) + 1, xq[:300].astype(np.int16) + 1, 15)
+    np.testing.assert_array_equal(fast.indices, shifted.indices)
+    np.testing.assert_array_equal(fast.sqdist, shifted.sqdist)

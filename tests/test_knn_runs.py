@@ -128,3 +128,10 @@ def test_bad_configs_are_clear_errors():
         NeighbourConfig(fold=5)
     with pytest.raises(ExplorerError, match="cv_scheme"):
         NeighbourConfig(cv_scheme="loo")
+
+
+@pytest.mark.slow
+def test_beyond_the_report_deskewed_augmented_pca_reaches_98_8(mnist_dir):
+    config = NeighbourConfig(variant="deskewed+augmented+diagonals+pca60")
+    table = accuracy_table(neighbours(config), config)
+    assert table.loc[4, "distance"] >= 0.988
