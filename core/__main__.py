@@ -79,6 +79,40 @@ def _knn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _splines(args: argparse.Namespace) -> int:
+    from core import spline_runs
+    from core.spline_learn import LearnedConfig
+
+    print("halo width | faithful, report's 100 images | faithful, test | corrected, test")
+    for width, (f, c) in enumerate(
+        zip(
+            *(
+                [spline_runs.report_spline_table()[(m, w)] for w in spline_runs.WIDTHS]
+                for m in ("faithful", "corrected")
+            ),
+            strict=True,
+        )
+    ):
+        print(
+            f"{width:>10} | {100 * f['report_sample']:>28.0f}% | {100 * f['test']:>12.2f}% "
+            f"| {100 * c['test']:>14.2f}%"
+        )
+    if args.learned:
+        config = LearnedConfig(
+            templates_per_digit=args.templates, width=args.width, epochs=args.epochs
+        )
+        with tqdm_progress("learning spline templates", unit="steps") as progress:
+            result = spline_runs.learned_splines(config, progress)
+        from core.data import load_mnist
+
+        acc = (result.arrays["test_pred"] == load_mnist("test")[1]).mean()
+        print(
+            f"learned: {args.templates} templates per digit, width {args.width}: "
+            f"test accuracy {100 * acc:.2f}% (trained in {result.meta['seconds']:.0f} s)"
+        )
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     import json
 
@@ -117,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     knn.add_argument("--k-max", type=int, default=20, help="neighbours kept per query")
     knn.add_argument("--export", metavar="DIR", help="write CSV tables of cached results")
     knn.set_defaults(run=_knn)
+    spl = sub.add_parser("splines", help="the report's spline halos, and learned ones")
+    spl.add_argument("--learned", action="store_true", help="learn templates (minutes)")
+    spl.add_argument("--templates", type=int, default=20, help="templates per digit")
+    spl.add_argument("--width", type=int, default=1, help="halo width of learned templates")
+    spl.add_argument("--epochs", type=int, default=8, help="training passes")
+    spl.set_defaults(run=_splines)
     report = sub.add_parser("report", help="every cached figure")
     report.add_argument("--json", action="store_true", help="as JSON")
     report.set_defaults(run=_report)
