@@ -173,6 +173,21 @@ class Store:
             os.rename(tmp, path)
         return self._read(path, config)
 
+    def entries(self) -> list[Result]:
+        """Every valid entry of this method (any config), oldest first."""
+        folder = cache_root() / self.method
+        found = []
+        for path in sorted(folder.glob("*/manifest.json")) if folder.exists() else []:
+            try:
+                config = json.loads(path.read_text())["config"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if self.path(config) == path.parent:  # same data, code version and format
+                result = self.load(config)
+                if result is not None:
+                    found.append(result)
+        return sorted(found, key=lambda r: r.manifest["created"])
+
     def get_or_compute(
         self,
         config: Any,

@@ -84,9 +84,33 @@ def knn_cv_figures() -> dict:
     return out
 
 
+def spline_figures() -> dict:
+    """The report's templates per mode and width, and every cached learned set."""
+    from core import spline_runs
+    from core.data import load_mnist
+
+    y = load_mnist("test")[1]
+    report = {
+        f"{mode}_width{w}": {k: _rounded(v) for k, v in accs.items()}
+        for (mode, w), accs in spline_runs.report_spline_table().items()
+    }
+    learned = [
+        {
+            "config": r.manifest["config"],
+            "test_accuracy": _rounded(evaluate.accuracy(y, r.arrays["test_pred"])),
+            "train_seconds": _rounded(r.meta.get("seconds", 0)),
+            "epoch_train_accuracy": [_rounded(a) for a in r.meta.get("epoch_train_accuracy", [])],
+        }
+        for r in spline_runs.STORE.entries()
+        if "control" in r.arrays
+    ]
+    return {"report_templates": report, "learned": learned}
+
+
 def all_figures() -> dict:
     """Everything cached, as JSON-able data. Computes nothing expensive."""
     return {
         "data_checksum": DATA_CHECKSUM,
         "knn": {"test": knn_test_figures(), "cross_validation": knn_cv_figures()},
+        "splines": spline_figures(),
     }

@@ -1,0 +1,97 @@
+"""The report's zone-pattern network (faithful and repaired) and a modern reference CNN.
+
+Pattern network (chapter 3): the image is zero-padded from 28 to 30 rows and cut into
+three zones of 10 rows; each zone has its own small CNN ending in ``n`` pattern
+activations (8, 10, 8) passed through ``Threshold(0.1)``; each zone's output becomes a
+one-hot "which pattern fired", and the 26 values go through ``Linear(26, 10)`` and a
+log-softmax.
+
+- ``faithful``: the annex's ``torch.max(zones[i], dim=0)`` takes the maximum over the
+  *batch*, so a pattern "fires" for an image when no other image of the batch has a
+  larger value for it; and ``torch.where`` with constant tensors passes no gradient, so
+  only the final ``Linear(26, 10)`` learns.
+- ``repaired``: the maximum over the pattern dimension, and a straight-through
+  estimator (hard one-hot forward, softmax gradient backward), so every zone learns.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ZONE_ROWS = 10
+PATTERNS = (8, 10, 8)
+NET_MODES = ("faithful", "repaired")
+
+
+def _zone_net(n_patterns: int, threshold: float) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5),  # (6, 6, 24) from a 10 × 28 zone
+        nn.ReLU(),
+        nn.Conv2d(6, 12, 5),  # (12, 2, 20)
+        nn.MaxPool2d(2),  # (12, 1, 10)
+        nn.ReLU(),
+        nn.Flatten(),  # 120
+        nn.Linear(120, 64),
+        nn.ReLU(),
+        nn.Dropout(),
+        nn.Linear(64, n_patterns),
+        nn.Threshold(threshold, 0.0),
+    )
+
+
+class PatternNet(nn.Module):
+    """Three zone networks, one-hot patterns, ``Linear(26, 10)``, log-softmax.
+
+    ``forward(x)`` with x of shape (B, 1, 28, 28) returns ``(log_probs (B, 10),
+    activations [3 × (B, n_z)], fired [3 × (B, n_z)])``.
+    """
+
+    def __init__(self, mode: str = "repaired", patterns=PATTERNS, threshold: float = 0.1):
+        super().__init__()
+        if mode not in NET_MODES:
+            raise ValueError(f"mode: expected one of {NET_MODES}, found {mode!r}")
+        self.mode = mode
+        self.pad = nn.ZeroPad2d((0, 0, 1, 1))  # 28 → 30 rows, as the annex's forward()
+        self.zones = nn.ModuleList(_zone_net(n, threshold) for n in patterns)
+        self.output = nn.Linear(sum(patterns), 10)
+
+    def forward(self, x: torch.Tensor):
+        x = self.pad(x)
+        activations, fired = [], []
+        for z, net in enumerate(self.zones):
+            a = net(x[:, :, z * ZONE_ROWS : (z + 1) * ZONE_ROWS, :])
+            activations.append(a)
+            fired.append(self._one_hot(a))
+        return F.log_softmax(self.output(torch.cat(fired, dim=1)), dim=1), activations, fired
+
+    def _one_hot(self, a: torch.Tensor) -> torch.Tensor:
+        if self.mode == "faithful":
+            # The annex: max over dim 0 (the batch), constant tensors in torch.where.
+            top = torch.max(a, dim=0).values
+            return torch.where(a == top, torch.ones_like(a), torch.zeros_like(a)).detach()
+        hard = F.one_hot(a.argmax(dim=1), a.shape[1]).to(a.dtype)
+        soft = F.softmax(a, dim=1)
+        return hard + soft - soft.detach()  # straight-through: hard forward, soft backward
+
+
+class ModernCNN(nn.Module):
+    """A small batch-normalised CNN: the reference the pattern networks are measured by."""
+
+    def __init__(self, widths=(24, 48, 96)):
+        super().__init__()
+        a, b, c = widths
+
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.features = nn.Sequential(
+            *block(1, a), *block(a, a), nn.MaxPool2d(2),  # 14 × 14
+            *block(a, b), *block(b, b), nn.MaxPool2d(2),  # 7 × 7
+            *block(b, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+        self.head = nn.Linear(c, 10)
+
+    def forward(self, x: torch.Tensor):
+        return F.log_softmax(self.head(self.features(x)), dim=1), [], []
