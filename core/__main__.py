@@ -81,34 +81,63 @@ def _knn(args: argparse.Namespace) -> int:
 
 def _splines(args: argparse.Namespace) -> int:
     from core import spline_runs
+    from core.data import load_mnist
     from core.spline_learn import LearnedConfig
 
-    print("halo width | faithful, report's 100 images | faithful, test | corrected, test")
-    for width, (f, c) in enumerate(
-        zip(
-            *(
-                [spline_runs.report_spline_table()[(m, w)] for w in spline_runs.WIDTHS]
-                for m in ("faithful", "corrected")
-            ),
-            strict=True,
-        )
-    ):
+    table = spline_runs.report_spline_table()
+    print("| halo width | faithful, the report's 100 images | faithful, test | corrected, test |")
+    print("| ---: | ---: | ---: | ---: |")
+    for w in spline_runs.WIDTHS:
+        f, c = table[("faithful", w)], table[("corrected", w)]
         print(
-            f"{width:>10} | {100 * f['report_sample']:>28.0f}% | {100 * f['test']:>12.2f}% "
-            f"| {100 * c['test']:>14.2f}%"
+            f"| {w} | {100 * f['report_sample']:.0f}% | {100 * f['test']:.2f}% "
+            f"| {100 * c['test']:.2f}% |"
         )
     if args.learned:
         config = LearnedConfig(
             templates_per_digit=args.templates, width=args.width, epochs=args.epochs
         )
         with tqdm_progress("learning spline templates", unit="steps") as progress:
-            result = spline_runs.learned_splines(config, progress)
-        from core.data import load_mnist
-
-        acc = (result.arrays["test_pred"] == load_mnist("test")[1]).mean()
+            spline_runs.learned_splines(config, progress)
+    y = load_mnist("test")[1]
+    learned = [r for r in spline_runs.STORE.entries() if "control" in r.arrays]
+    if learned:
         print(
-            f"learned: {args.templates} templates per digit, width {args.width}: "
-            f"test accuracy {100 * acc:.2f}% (trained in {result.meta['seconds']:.0f} s)"
+            "\n| learned templates per digit | strokes | halo width | epochs | test accuracy "
+            "| training (s) |"
+        )
+        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in sorted(
+            learned,
+            key=lambda r: (
+                r.manifest["config"]["width"],
+                r.manifest["config"]["templates_per_digit"],
+            ),
+        ):
+            c = r.manifest["config"]
+            acc = (r.arrays["test_pred"] == y).mean()
+            print(
+                f"| {c['templates_per_digit']} | {c['strokes']} | {c['width']} | {c['epochs']} "
+                f"| {100 * acc:.2f}% | {r.meta['seconds']:.0f} |"
+            )
+    return 0
+
+
+def _cnn(args: argparse.Namespace) -> int:
+    from core import cnn_runs
+    from core.data import load_mnist
+
+    y = load_mnist("test")[1]
+    for name in args.model or list(cnn_runs.CONFIGS):
+        if name not in cnn_runs.CONFIGS:
+            raise ExplorerError(f"model: expected one of {list(cnn_runs.CONFIGS)}, found {name!r}")
+        config = cnn_runs.CONFIGS[name]
+        with tqdm_progress(f"training {name}", unit="epochs") as progress:
+            result = cnn_runs.trained(config, progress)
+        acc = (result.arrays["test_pred"] == y).mean()
+        print(
+            f"{name:>17}: test accuracy {100 * acc:.2f}%, trained in "
+            f"{result.meta['seconds']:.0f} s on {result.meta['device']}"
         )
     return 0
 
@@ -157,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     spl.add_argument("--width", type=int, default=1, help="halo width of learned templates")
     spl.add_argument("--epochs", type=int, default=8, help="training passes")
     spl.set_defaults(run=_splines)
+    cnn = sub.add_parser("cnn", help="train and cache the CNNs (chapter 3)")
+    cnn_sub = cnn.add_subparsers(dest="cnn_command", required=True)
+    cnn_train = cnn_sub.add_parser("train", help="train (or read from the cache)")
+    cnn_train.add_argument(
+        "--model",
+        action="append",
+        help="pattern-faithful, pattern-repaired or modern (repeatable; default: all three)",
+    )
+    cnn_train.set_defaults(run=_cnn)
     report = sub.add_parser("report", help="every cached figure")
     report.add_argument("--json", action="store_true", help="as JSON")
     report.set_defaults(run=_report)

@@ -25,7 +25,7 @@ PATTERNS = (8, 10, 8)
 NET_MODES = ("faithful", "repaired")
 
 
-def _zone_net(n_patterns: int, threshold: float) -> nn.Sequential:
+def _zone_net(n_patterns: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(1, 6, 5),  # (6, 6, 24) from a 10 × 28 zone
         nn.ReLU(),
@@ -37,7 +37,6 @@ def _zone_net(n_patterns: int, threshold: float) -> nn.Sequential:
         nn.ReLU(),
         nn.Dropout(),
         nn.Linear(64, n_patterns),
-        nn.Threshold(threshold, 0.0),
     )
 
 
@@ -54,32 +53,38 @@ class PatternNet(nn.Module):
             raise ValueError(f"mode: expected one of {NET_MODES}, found {mode!r}")
         self.mode = mode
         self.pad = nn.ZeroPad2d((0, 0, 1, 1))  # 28 → 30 rows, as the annex's forward()
-        self.zones = nn.ModuleList(_zone_net(n, threshold) for n in patterns)
+        self.zones = nn.ModuleList(_zone_net(n) for n in patterns)
+        self.threshold = nn.Threshold(threshold, 0.0)  # the last layer of each zone network
         self.output = nn.Linear(sum(patterns), 10)
 
     def forward(self, x: torch.Tensor):
         x = self.pad(x)
         activations, fired = [], []
         for z, net in enumerate(self.zones):
-            a = net(x[:, :, z * ZONE_ROWS : (z + 1) * ZONE_ROWS, :])
+            pre = net(x[:, :, z * ZONE_ROWS : (z + 1) * ZONE_ROWS, :])
+            a = self.threshold(pre)
             activations.append(a)
-            fired.append(self._one_hot(a))
+            fired.append(self._one_hot(a, pre))
         return F.log_softmax(self.output(torch.cat(fired, dim=1)), dim=1), activations, fired
 
-    def _one_hot(self, a: torch.Tensor) -> torch.Tensor:
+    def _one_hot(self, a: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
         if self.mode == "faithful":
             # The annex: max over dim 0 (the batch), constant tensors in torch.where.
             top = torch.max(a, dim=0).values
             return torch.where(a == top, torch.ones_like(a), torch.zeros_like(a)).detach()
-        hard = F.one_hot(a.argmax(dim=1), a.shape[1]).to(a.dtype)
-        soft = F.softmax(a, dim=1)
-        return hard + soft - soft.detach()  # straight-through: hard forward, soft backward
+        # The pattern with the largest activation fires (before the threshold, which only
+        # zeroes values below 0.1, so it picks the same pattern whenever one exceeds it).
+        # Straight-through: hard one-hot forward, softmax gradient backward, taken before
+        # the threshold so that patterns below it still learn instead of dying.
+        hard = F.one_hot(pre.argmax(dim=1), pre.shape[1]).to(pre.dtype)
+        soft = F.softmax(pre, dim=1)
+        return hard + soft - soft.detach()
 
 
 class ModernCNN(nn.Module):
     """A small batch-normalised CNN: the reference the pattern networks are measured by."""
 
-    def __init__(self, widths=(24, 48, 96)):
+    def __init__(self, widths=(16, 32, 64)):
         super().__init__()
         a, b, c = widths
 

@@ -41,8 +41,13 @@ def export_knn(folder: Path, k: int = REPORT_K, weights: str = REPORT_WEIGHTS) -
     digits = evaluate.per_digit(y, predictions)
     accuracy = pd.DataFrame(accuracies)
     accuracy.index.names = ["K", "weights"]
+    wrong = pd.concat(
+        {v: evaluate.misclassified(y, p).set_index("index") for v, p in predictions.items()},
+        names=["variant", "test_index"],
+    )
     for name, frame in (
         (f"knn_test_predictions_K{k}_{weights}.csv", per_image),
+        (f"knn_misclassified_K{k}_{weights}.csv", wrong),
         (f"knn_per_digit_success_K{k}_{weights}.csv", digits),
         ("knn_test_accuracy.csv", accuracy),
     ):

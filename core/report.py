@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from core import evaluate
+from core.cache import config_dict
 from core.data import DATA_CHECKSUM
 from core.knn_runs import (
     REPORT_K,
@@ -107,10 +108,34 @@ def spline_figures() -> dict:
     return {"report_templates": report, "learned": learned}
 
 
+def cnn_figures() -> dict:
+    """Every cached network: test accuracy, per-epoch curves, timings, device."""
+    from core import cnn_runs
+    from core.data import load_mnist
+
+    y = load_mnist("test")[1]
+    out = {}
+    for r in cnn_runs.cached_results():
+        config = r.manifest["config"]
+        name = next((n for n, c in cnn_runs.CONFIGS.items() if config_dict(c) == config), None)
+        meta = r.meta
+        out[name or f"{config['model']} ({r.path.name})"] = {
+            "config": config,
+            "test_accuracy": _rounded(evaluate.accuracy(y, r.arrays["test_pred"])),
+            "val_accuracy": [_rounded(a) for a in meta.get("val_accuracy", [])],
+            "train_loss": [_rounded(a) for a in meta.get("train_loss", [])],
+            "seconds": _rounded(meta.get("seconds", 0)),
+            "device": meta.get("device"),
+            "threads": meta.get("threads"),
+        }
+    return out
+
+
 def all_figures() -> dict:
     """Everything cached, as JSON-able data. Computes nothing expensive."""
     return {
         "data_checksum": DATA_CHECKSUM,
         "knn": {"test": knn_test_figures(), "cross_validation": knn_cv_figures()},
         "splines": spline_figures(),
+        "cnn": cnn_figures(),
     }
