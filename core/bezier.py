@@ -75,3 +75,19 @@ def rasterize_halo(
     """The halo of one curve as a uint8 image of ``shape`` (255 on the halo, 0 elsewhere)."""
     field = linf_distance(bezier_points(control, samples), shape)
     return np.where(halo(field, width, mode), np.uint8(255), np.uint8(0))
+
+
+def figure_2_1(
+    control: np.ndarray, width: int, shape: tuple[int, int], mode: str = "ring"
+) -> dict[str, np.ndarray]:
+    """The three steps of the report's figure 2.1, as arrays for a plot.
+
+    ``control`` (n, 2) and ``curve`` (samples, 2): step 1, the spline and its control
+    points; ``distance`` (shape): step 2, the L∞ distance field the halo is cut from;
+    ``pixels`` (shape, uint8): step 3, the resulting pixels.
+    """
+    curve = bezier_points(control)
+    distance = linf_distance(curve, shape)
+    pixels = np.where(halo(distance, width, mode), np.uint8(255), np.uint8(0))
+    return {"control": np.asarray(control, float), "curve": curve, "distance": distance,
+            "pixels": pixels}  # fmt: skip

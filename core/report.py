@@ -91,10 +91,16 @@ def spline_figures() -> dict:
     from core.data import load_mnist
 
     y = load_mnist("test")[1]
-    report = {
-        f"{mode}_width{w}": {k: _rounded(v) for k, v in accs.items()}
-        for (mode, w), accs in spline_runs.report_spline_table().items()
-    }
+    report = {}
+    for (mode, w), accs in spline_runs.report_spline_table().items():
+        pred = spline_runs.report_splines(spline_runs.ReportSplineConfig(mode, w)).arrays
+        report[f"{mode}_width{w}"] = {
+            **{k: _rounded(v) for k, v in accs.items()},
+            "test_per_digit_success": [
+                _rounded(v) for v in evaluate.per_digit(y, {"s": pred["test_pred"]})["s"]
+            ],
+            "test_confusion": evaluate.confusion(y, pred["test_pred"]).tolist(),
+        }
     learned = [
         {
             "config": r.manifest["config"],

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.bezier import bezier_points, halo, linf_distance, rasterize_halo
+from core.bezier import bezier_points, figure_2_1, halo, linf_distance, rasterize_halo
 from core.errors import ExplorerError
 
 
@@ -54,3 +54,12 @@ def test_vertical_line_halo_is_a_column_band():
 def test_bad_control_points():
     with pytest.raises(ExplorerError, match="2 to 4 points"):
         bezier_points(np.zeros((5, 2)))
+
+
+def test_figure_2_1_steps_are_consistent():
+    control = np.array([[7, 0], [14, 5], [14, 0], [21, 5]])
+    steps = figure_2_1(control, 1, (28, 9))
+    assert steps["curve"].shape == (1000, 2)
+    np.testing.assert_allclose(steps["curve"][[0, -1]], control[[0, -1]])
+    assert steps["distance"].shape == (28, 9) and steps["distance"].min() < 0.5
+    np.testing.assert_array_equal(steps["pixels"], rasterize_halo(control, 1, (28, 9)))
