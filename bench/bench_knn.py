@@ -22,7 +22,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from core import load_mnist
 from core.augment import GROUPS, REPORT_GROUPS, augment, scipy_transform
 from core.knn import WEIGHTS, nearest_neighbours, vote
-from core.knn_runs import GRID_K, folds
+from core.knn_runs import GRID_K, cv_rows, folds
 
 
 def timed(fn, *args, **kwargs):
@@ -36,7 +36,7 @@ def bench_grid(xtr, ytr, quick: bool) -> tuple[str, float, float, str]:
     n_folds = 2 if quick else len(held)
     ours = 0.0
     for f in range(n_folds):
-        keep = np.setdiff1d(np.arange(1, len(ytr)), held[f])
+        keep = np.setdiff1d(cv_rows(len(ytr), "report"), held[f])
         t, nb = timed(nearest_neighbours, xtr[keep], xtr[held[f]], 20)
         t2, _ = timed(
             lambda nb=nb, keep=keep: [
@@ -47,7 +47,7 @@ def bench_grid(xtr, ytr, quick: bool) -> tuple[str, float, float, str]:
     ours *= len(held) / n_folds
     # scikit-learn as the report ran it: int64 pixels, one fit+predict per configuration
     # and fold. One fold of one configuration is timed; the grid is 12 × 5 of them.
-    keep = np.setdiff1d(np.arange(1, len(ytr)), held[0])
+    keep = np.setdiff1d(cv_rows(len(ytr), "report"), held[0])
     q = held[0][: 2000 if quick else None]
     x64 = xtr.reshape(len(xtr), -1).astype(np.int64)
     clf = KNeighborsClassifier(n_neighbors=5)

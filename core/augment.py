@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.errors import ExplorerError
+from core.progress import Progress
 
 SIDE = 28
 # The report's eight transformations, grouped as its ablation grouped them, and one
@@ -102,7 +103,7 @@ def augment(
     labels: np.ndarray,
     groups: tuple[str, ...],
     clip: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The originals followed by each transformation of the chosen groups.
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import torch
@@ -12,8 +10,7 @@ from core.cache import Result, Store
 from core.cnn import PATTERNS, ZONE_ROWS
 from core.cnn_train import CnnConfig, build, evaluate, to_tensor, train
 from core.data import DATA_CHECKSUM, load_mnist
-
-Progress = Callable[[int, int], None]
+from core.progress import Progress
 
 # Bumped when a change alters what a model computes: 2 = the repaired network's
 # straight-through gradient taken before the threshold.

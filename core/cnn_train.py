@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +11,8 @@ from torch.nn import functional as F
 
 from core.cnn import ModernCNN, PatternNet
 from core.errors import ExplorerError
+from core.progress import Progress
 
-Progress = Callable[[int, int], None]
 MODELS = ("pattern-faithful", "pattern-repaired", "modern")
 _MEAN, _STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set (0..1 scale)
 

@@ -25,7 +25,8 @@ import numpy as np
 from core.cache import cache_root, scratch_dir
 from core.errors import DataError, ExplorerError
 from core.idx import parse_idx, read_bytes
-from core.sources import Progress, Source, pick_sources
+from core.progress import Progress
+from core.sources import Source, pick_sources
 
 logger = logging.getLogger(__name__)
 

@@ -18,17 +18,16 @@ error is allowed for. A query that fails is recomputed exactly in float64.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from core.errors import ExplorerError
+from core.progress import Progress
 
 _log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 
 WEIGHTS = ("uniform", "distance")
 _MARGIN = 8  # extra candidates per query, re-ranked exactly

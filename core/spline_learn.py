@@ -29,8 +29,8 @@ from sklearn.cluster import KMeans
 
 from core.bezier import rasterize_halo
 from core.errors import ExplorerError
+from core.progress import Progress
 
-Progress = Callable[[int, int], None]
 SIDE = 28
 
 

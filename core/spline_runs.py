@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,9 +11,8 @@ from core import evaluate, splines
 from core.cache import Result, Store
 from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
+from core.progress import Progress
 from core.spline_learn import LearnedConfig, predict_learned, train_templates
-
-Progress = Callable[[int, int], None]
 
 CODE_VERSION = 1
 STORE = Store("splines", DATA_CHECKSUM, CODE_VERSION)
