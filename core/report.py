@@ -56,14 +56,15 @@ def knn_cv_figures() -> dict:
     for variant in VARIANTS:
         base = NeighbourConfig(variant=variant, fold=0)
         configs = [replace(base, fold=f) for f in range(base.n_folds)]
-        if any(cached_neighbours(c) is None for c in configs):
+        results = [cached_neighbours(c) for c in configs]  # each read and verified once
+        if any(r is None for r in results):
             continue
         grid = grid_search(variant)
         best = grid["mean"].idxmax()
         folds = []
-        for config in configs:
+        for config, result in zip(configs, results, strict=True):
             y = query_labels(config)
-            pred, _ = predict(cached_neighbours(config), config, 5, "uniform")
+            pred, _ = predict(result, config, 5, "uniform")
             folds.append(
                 {
                     "fold": config.fold + 1,
@@ -78,9 +79,7 @@ def knn_cv_figures() -> dict:
             ],
             "best": {"K": int(best[0]), "weights": best[1], "mean": _rounded(grid["mean"].max())},
             "folds": folds,
-            "seconds_search": _rounded(
-                np.sum([cached_neighbours(c).meta.get("seconds_search", 0) for c in configs])
-            ),
+            "seconds_search": _rounded(np.sum([r.meta.get("seconds_search", 0) for r in results])),
         }
     return out
 
