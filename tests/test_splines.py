@@ -8,6 +8,7 @@ from core.errors import ExplorerError
 from core.splines import (
     BAND_GRID,
     corrected_templates,
+    diagnosis,
     predict,
     report_templates,
     scores,
@@ -68,3 +69,12 @@ def test_bad_input():
         scores(np.zeros((1, 28, 28)), 1, "magic")
     with pytest.raises(ExplorerError, match=r"shape \(N, 28, 28\)"):
         scores(np.zeros((1, 28, 27)), 1)
+
+
+def test_diagnosis_backs_the_readme(mnist_test):
+    images, labels = mnist_test
+    table = diagnosis(images, labels, 1)
+    assert table["predicted_share"].sum() == pytest.approx(1.0)
+    assert table["on_pixels"].idxmin() == 1 == table["predicted_share"].idxmax()
+    assert table.loc[7, "hit_own"] < table.loc[7, "hit_other"]  # the 7 misses its own ink
+    assert table.loc[7, "recall"] == 0
