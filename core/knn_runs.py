@@ -232,3 +232,24 @@ def _fold_progress(progress: Progress | None, fold: int, n_folds: int) -> Progre
     if progress is None:
         return None
     return lambda done, total: progress(fold * total + done, n_folds * total)
+
+
+def training_images(config: NeighbourConfig, indices: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The training images ``indices`` of a neighbour list point to, and how each was made.
+
+    Indices past the originals point into the augmented copies (ordered as
+    :func:`core.augment.augment` builds them); those images are rebuilt on the fly.
+    Returns ``(images (len(indices), 28, 28) uint8, descriptions)``.
+    """
+    xtr, _, _, _ = _split(config)
+    variant = VARIANTS[config.variant]
+    names = [t for g in augment.GROUPS if g in variant.groups for t in augment.GROUPS[g]]
+    copy, original = np.divmod(np.asarray(indices, np.int64), len(xtr))
+    out, about = np.empty((len(copy), 28, 28), np.uint8), []
+    for i, (c, j) in enumerate(zip(copy, original, strict=True)):
+        image = xtr[j : j + 1]
+        if c:
+            image = np.clip(augment.apply_transform(image, names[c - 1]), 0, 255)
+        out[i] = image[0]
+        about.append(f"#{j}" + (f" {names[c - 1]}" if c else ""))
+    return out, about

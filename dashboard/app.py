@@ -4,9 +4,36 @@ import streamlit as st
 
 st.set_page_config(page_title="MNIST results explorer", page_icon="🔢", layout="wide")
 
-pages = {
+PAGES = {
     "Data": [
         st.Page("views/data.py", title="Overview", icon=":material/grid_view:", url_path="data"),
     ],
+    "Chapter 1 · KNN": [
+        st.Page("views/knn.py", title="KNN", icon=":material/hub:", url_path="knn"),
+        st.Page(
+            "views/cross_validation.py",
+            title="Cross-validation",
+            icon=":material/table:",
+            url_path="cross-validation",
+        ),
+        st.Page(
+            "views/augmentation.py",
+            title="Augmentation",
+            icon=":material/transform:",
+            url_path="augmentation",
+        ),
+    ],
+    "Chapter 2 · Splines": [
+        st.Page(
+            "views/splines.py", title="Spline halos", icon=":material/gesture:", url_path="splines"
+        ),
+    ],
+    "Chapter 3 · CNNs": [
+        st.Page("views/cnn.py", title="CNNs", icon=":material/neurology:", url_path="cnn"),
+    ],
+    "All methods": [
+        st.Page("views/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+        st.Page("views/draw.py", title="Draw a digit", icon=":material/draw:", url_path="draw"),
+    ],
 }
-st.navigation(pages).run()
+st.navigation(PAGES).run()

@@ -47,11 +47,14 @@ def digit_image(image: np.ndarray, title: str = "") -> go.Figure:
     return fig
 
 
-def mosaic(images: np.ndarray, indices: np.ndarray, gap: int = 2) -> go.Figure:
+def mosaic(
+    images: np.ndarray, indices: np.ndarray, gap: int = 2, text: np.ndarray | None = None
+) -> go.Figure:
     """A grid of images, one row per digit, hovering shows each image's index.
 
     images : ndarray of shape (N, 28, 28)
     indices : int ndarray of shape (rows, cols), -1 where a cell stays empty
+    text : optional str ndarray of shape (rows, cols), shown on hover instead of the index
     """
     rows, cols = indices.shape
     h, w = images.shape[1:]
@@ -63,6 +66,11 @@ def mosaic(images: np.ndarray, indices: np.ndarray, gap: int = 2) -> go.Figure:
     grid = z.reshape(rows, cell_h, cols, cell_w)
     grid[:, :h, :, :w] = tiles.transpose(0, 2, 1, 3)
     ids.reshape(rows, cell_h, cols, cell_w)[:, :h, :, :w] = indices[:, None, :, None]
+    hover = "image #%{customdata}: pixel %{z}<extra></extra>"
+    if text is not None:
+        labels = np.full(z.shape, "", dtype=object)
+        labels.reshape(rows, cell_h, cols, cell_w)[:, :h, :, :w] = text[:, None, :, None]
+        hover = "%{text}: pixel %{z}<extra></extra>"
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -72,7 +80,8 @@ def mosaic(images: np.ndarray, indices: np.ndarray, gap: int = 2) -> go.Figure:
             zmax=255,
             showscale=False,
             hoverongaps=False,
-            hovertemplate="image #%{customdata}: pixel %{z}<extra></extra>",
+            text=None if text is None else labels,
+            hovertemplate=hover,
         )
     )
     _square_image_axes(fig, "")
@@ -102,3 +111,137 @@ def _square_image_axes(fig: go.Figure, title: str) -> None:
         margin={"t": 40 if title else 10, "b": 10, "l": 10, "r": 10},
         plot_bgcolor="white",
     )
+
+
+def confusion_matrix(cm: np.ndarray, selected: tuple[int, int] | None = None) -> go.Figure:
+    """A confusion matrix drawn as square scatter markers, so that cells can be selected.
+
+    Row = true digit, column = predicted digit. Each marker carries ``customdata`` =
+    (true, predicted, count): a box selection in the browser returns it. (Heatmap
+    traces return no selection in Streamlit, hence markers.)
+    """
+    n = len(cm)
+    true, pred = np.divmod(np.arange(n * n), n)
+    counts = cm.ravel()
+    off = true != pred
+    # Colour by error count on a log scale; the diagonal (correct) stays pale.
+    colour = np.where(off, np.log10(counts + 1), np.nan)
+    text = [str(c) if c else "" for c in counts]
+    fig = go.Figure(
+        go.Scatter(
+            x=pred,
+            y=true,
+            mode="markers+text",
+            text=text,
+            textfont={"size": 11},
+            customdata=np.stack([true, pred, counts], axis=1),
+            marker={
+                "symbol": "square",
+                "size": 34,
+                "color": colour,
+                "colorscale": "Reds",
+                "cmin": 0,
+                "cmax": max(1.0, float(np.nanmax(colour, initial=0))),
+                "line": {"width": 0},
+            },
+            hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: "
+            "%{customdata[2]} images<extra></extra>",
+            selected={"marker": {"opacity": 1}},
+            unselected={"marker": {"opacity": 1}},
+        )
+    )
+    diag = np.flatnonzero(~off)
+    fig.add_trace(
+        go.Scatter(
+            x=pred[diag], y=true[diag], mode="markers", hoverinfo="skip",
+            marker={"symbol": "square", "size": 34, "color": "#d9f0d3"},
+        )
+    )  # fmt: skip
+    fig.data = fig.data[::-1]  # the pale diagonal under the selectable trace
+    if selected is not None:
+        fig.add_shape(
+            type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5,
+            y0=selected[0] - 0.5, y1=selected[0] + 0.5, line={"color": "#1f77b4", "width": 3},
+        )  # fmt: skip
+    axis = {"tickmode": "array", "tickvals": list(range(n)), "range": [-0.6, n - 0.4],
+            "showgrid": False, "zeroline": False}  # fmt: skip
+    fig.update_xaxes(title="predicted digit", side="top", **axis)
+    fig.update_yaxes(title="true digit", autorange=None, **{**axis, "range": [n - 0.4, -0.6]})
+    fig.update_layout(
+        height=460, width=460, showlegend=False, plot_bgcolor="white", dragmode="select",
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+    )  # fmt: skip
+    return fig
+
+
+def gallery(images: np.ndarray, ids: np.ndarray, captions: list[str], cols: int = 10) -> go.Figure:
+    """Images ``images[ids]`` in rows of ``cols``; hovering one shows its caption."""
+    ids = np.asarray(ids)
+    rows = max(1, -(-len(ids) // cols))
+    grid = np.full(rows * cols, -1)
+    grid[: len(ids)] = ids
+    text = np.full(rows * cols, "", dtype=object)
+    text[: len(ids)] = captions
+    fig = mosaic(images, grid.reshape(rows, cols), text=text.reshape(rows, cols))
+    fig.update_yaxes(showticklabels=False, title=None)
+    fig.update_layout(height=max(120, 60 * rows + 20))
+    return fig
+
+
+def lines(frame, x: str, y: str, color: str, title: str = "", percent: bool = True) -> go.Figure:
+    """A line chart of a long table (one line per value of ``color``)."""
+    import plotly.express as px
+
+    fig = px.line(frame, x=x, y=y, color=color, markers=True, title=title or None)
+    if percent:
+        fig.update_yaxes(tickformat=".2%")
+    fig.update_layout(height=360, margin={"t": 40 if title else 10, "b": 10})
+    return fig
+
+
+def matrix(frame, title: str, colorscale: str = "Viridis", fmt: str = ".3f") -> go.Figure:
+    """A labelled heatmap of a small table (rows × columns), values on hover."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=frame.to_numpy(dtype=float),
+            x=[str(c) for c in frame.columns],
+            y=[str(i) for i in frame.index],
+            colorscale=colorscale,
+            hovertemplate=f"{frame.index.name} %{{y}}, {frame.columns.name} %{{x}}: "
+            f"%{{z:{fmt}}}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", title=frame.index.name, type="category")
+    fig.update_xaxes(title=frame.columns.name, type="category")
+    fig.update_layout(title=title, height=340, margin={"t": 40, "b": 10})
+    return fig
+
+
+def strokes_over_halo(
+    halo_image: np.ndarray, curves: list[np.ndarray], controls: list[np.ndarray], title: str
+) -> go.Figure:
+    """A halo (H, W) with its Bézier curves and control points drawn on top.
+
+    curves, controls : (n, 2) arrays of (row, column) points.
+    """
+    fig = go.Figure(
+        go.Heatmap(
+            z=halo_image, colorscale=[[0, "white"], [1, "#9ecae1"]], showscale=False,
+            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+        )
+    )  # fmt: skip
+    for i, (curve, ctrl) in enumerate(zip(curves, controls, strict=True)):
+        fig.add_trace(
+            go.Scatter(x=curve[:, 1], y=curve[:, 0], mode="lines", name=f"stroke {i + 1}",
+                       line={"width": 2}, hoverinfo="skip")
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=ctrl[:, 1], y=ctrl[:, 0], mode="markers+lines", name=f"control {i + 1}",
+                line={"dash": "dot", "width": 1}, marker={"size": 8, "symbol": "circle-open"},
+                hovertemplate="control point (row %{y:.1f}, col %{x:.1f})<extra></extra>",
+            )
+        )  # fmt: skip
+    _square_image_axes(fig, title)
+    fig.update_layout(showlegend=False, height=330)
+    return fig
