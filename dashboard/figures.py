@@ -31,7 +31,7 @@ def digit_counts(counts: dict[str, np.ndarray]) -> go.Figure:
     return fig
 
 
-def digit_image(image: np.ndarray, title: str = "") -> go.Figure:
+def digit_image(image: np.ndarray, title: str = "", height: int | None = None) -> go.Figure:
     """One (28, 28) image as a heatmap whose hover gives row, column and pixel value."""
     fig = go.Figure(
         go.Heatmap(
@@ -44,6 +44,8 @@ def digit_image(image: np.ndarray, title: str = "") -> go.Figure:
         )
     )
     _square_image_axes(fig, title)
+    if height:
+        fig.update_layout(height=height)
     return fig
 
 
@@ -120,55 +122,42 @@ def confusion_matrix(cm: np.ndarray, selected: tuple[int, int] | None = None) ->
     (true, predicted, count): a box selection in the browser returns it. (Heatmap
     traces return no selection in Streamlit, hence markers.)
     """
+    from plotly.colors import sample_colorscale
+
     n = len(cm)
     true, pred = np.divmod(np.arange(n * n), n)
     counts = cm.ravel()
     off = true != pred
-    # Colour by error count on a log scale; the diagonal (correct) stays pale.
-    colour = np.where(off, np.log10(counts + 1), np.nan)
-    text = [str(c) if c else "" for c in counts]
+    # Errors coloured on a log scale; correct predictions (the diagonal) in pale green.
+    top = max(1.0, float(np.log10(counts[off].max(initial=0) + 1)))
+    level = np.where(off, np.log10(counts + 1) / top, 0.0)  # 0..1 off the diagonal
+    colours = np.where(off, sample_colorscale("Reds", list(0.85 * level)), "#d9f0d3")
+    ink = np.where(off & (level > 0.55), "white", "#333")
     fig = go.Figure(
         go.Scatter(
             x=pred,
             y=true,
             mode="markers+text",
-            text=text,
-            textfont={"size": 11},
+            text=[str(c) if c else "" for c in counts],
+            textfont={"size": 11, "color": list(ink)},
             customdata=np.stack([true, pred, counts], axis=1),
-            marker={
-                "symbol": "square",
-                "size": 34,
-                "color": colour,
-                "colorscale": "Reds",
-                "cmin": 0,
-                "cmax": max(1.0, float(np.nanmax(colour, initial=0))),
-                "line": {"width": 0},
-            },
+            marker={"symbol": "square", "size": 36, "color": list(colours), "line": {"width": 0}},
             hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: "
             "%{customdata[2]} images<extra></extra>",
             selected={"marker": {"opacity": 1}},
             unselected={"marker": {"opacity": 1}},
         )
     )
-    diag = np.flatnonzero(~off)
-    fig.add_trace(
-        go.Scatter(
-            x=pred[diag], y=true[diag], mode="markers", hoverinfo="skip",
-            marker={"symbol": "square", "size": 34, "color": "#d9f0d3"},
-        )
-    )  # fmt: skip
-    fig.data = fig.data[::-1]  # the pale diagonal under the selectable trace
     if selected is not None:
         fig.add_shape(
             type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5,
             y0=selected[0] - 0.5, y1=selected[0] + 0.5, line={"color": "#1f77b4", "width": 3},
         )  # fmt: skip
-    axis = {"tickmode": "array", "tickvals": list(range(n)), "range": [-0.6, n - 0.4],
-            "showgrid": False, "zeroline": False}  # fmt: skip
-    fig.update_xaxes(title="predicted digit", side="top", **axis)
-    fig.update_yaxes(title="true digit", autorange=None, **{**axis, "range": [n - 0.4, -0.6]})
+    axis = {"tickmode": "array", "tickvals": list(range(n)), "showgrid": False, "zeroline": False}
+    fig.update_xaxes(title="predicted digit", side="top", range=[-0.6, n - 0.4], **axis)
+    fig.update_yaxes(title="true digit", range=[n - 0.4, -0.6], **axis)
     fig.update_layout(
-        height=460, width=460, showlegend=False, plot_bgcolor="white", dragmode="select",
+        height=470, width=470, showlegend=False, plot_bgcolor="white", dragmode="select",
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )  # fmt: skip
     return fig

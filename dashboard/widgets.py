@@ -19,9 +19,10 @@ GALLERY_MAX = 100  # images drawn at once; the CSV lists them all
 def _from_chart(chart_key: str, cell_key: str) -> None:
     """Callback of the chart: copy the selected marker's (true, predicted) into the picker."""
     points = st.session_state[chart_key].selection.get("points", [])
-    cells = [p["customdata"][:2] for p in points if p.get("customdata")]
+    # A marker sits at (x, y) = (predicted, true); the pale diagonal has the same places.
+    cells = [(int(p["y"]), int(p["x"])) for p in points if "x" in p and "y" in p]
     if cells:
-        st.session_state[cell_key] = f"{int(cells[0][0])}-{int(cells[0][1])}"
+        st.session_state[cell_key] = cell_text(cells[0])
 
 
 def confusion_drilldown(

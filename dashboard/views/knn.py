@@ -58,13 +58,13 @@ def show_neighbours(row: int) -> None:
         + ", ".join(f"{d}: {scores[row, d]:.2f}" for d in np.flatnonzero(scores[row]))
     )
     left, right = st.columns([1, 5])
-    left.plotly_chart(figures.digit_image(x_test[row], f"test #{row}"), key="knn_query")
+    left.plotly_chart(figures.digit_image(x_test[row], f"test #{row}", height=220), key="knn_query")
     captions = [
         f"train {a}: label {lab}, distance {d:.0f}"
         for a, lab, d in zip(about, labels, dist, strict=True)
     ]
     right.plotly_chart(
-        figures.gallery(images, np.arange(len(images)), captions, cols=min(k, 10)),
+        figures.gallery(images, np.arange(len(images)), captions, cols=10),
         key="knn_neighbours",
     )
     right.dataframe(
