@@ -9,7 +9,10 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 ARGS   ?=
 
-.PHONY: run test data lint bench clean-venv
+CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test data browser lint bench clean-venv
 .DEFAULT_GOAL := run
 
 $(BIN)/python:
@@ -32,8 +35,14 @@ data: $(VENV)/.runtime
 run: data
 	$(BIN)/python -m streamlit run dashboard/app.py $(ARGS)
 
-test: $(VENV)/.dev data
-	$(BIN)/python -m pytest $(ARGS)
+# The end-to-end test drives Debian's chromium (the browser Playwright would download is
+# out of reach offline); installed with apt when it is missing.
+browser:
+	@[ -x "$(CHROMIUM)" ] || { echo "Installing Debian's chromium for the end-to-end test…"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: $(VENV)/.dev data browser
+	MNIST_EXPLORER_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

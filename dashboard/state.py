@@ -74,6 +74,7 @@ def require(
 
         compute(progress)
         st.cache_resource.clear()  # loaders that saw it missing
+        st.cache_data.clear()
         st.rerun()
     if stop:
         st.stop()

@@ -71,6 +71,14 @@ rows.append({"method": "splines: report templates, corrected (width 1)", "predic
              "confidence": np.nan})  # fmt: skip
 learned = methods.METHODS["splines: learned templates (20 per digit, width 1)"]
 learned_result = learned.load()
+
+
+@st.cache_resource(show_spinner=False)
+def learned_templates() -> np.ndarray:
+    control = learned_result.arrays["control"]
+    return hard_templates(control.reshape(-1, *control.shape[2:]), learned.config.width)
+
+
 if learned_result is not None:
     rows.append(
         {
@@ -109,10 +117,9 @@ cols[0].plotly_chart(
                         f"report templates: {sp_pred}"), key="draw_report_template",
 )  # fmt: skip
 if learned_result is not None:
-    control = learned_result.arrays["control"]
-    templates = hard_templates(control.reshape(-1, *control.shape[2:]), learned.config.width)
+    templates = learned_templates()
     t = int(nearest_template(digit[None], templates)[0])
-    m = control.shape[1]
+    m = learned.config.templates_per_digit
     cols[1].plotly_chart(
         figures.digit_image(np.maximum(templates[t] // 3, digit),
                             f"learned templates: {t // m} (template {t % m})"),

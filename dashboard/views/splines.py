@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import bezier, evaluate, spline_runs, splines
-from core.spline_learn import hard_templates
+from core.spline_learn import hard_templates, nearest_template
 from dashboard import figures
 from dashboard.state import mnist, require, table, to_url, url_state
 
@@ -98,19 +98,41 @@ if missing:
         "a few seconds",
         key="splines-report",
     )
-rows = []
-for (mode, w), acc in spline_runs.report_spline_table().items():
-    rows.append({"templates": f"report, {mode}", "width": w, "accuracy": acc["test"],
-                 "on the report's 100 images": acc["report_sample"]})  # fmt: skip
-learned = {}
-for r in spline_runs.STORE.entries():
-    cfg = r.manifest["config"]
-    if "templates_per_digit" in cfg and not cfg.get("train_limit"):
-        acc = evaluate.accuracy(y_test, r.arrays["test_pred"])
-        rows.append({"templates": f"learned, {cfg['templates_per_digit']} per digit",
-                     "width": cfg["width"], "accuracy": acc,
+
+
+@st.cache_resource(ttl=60, show_spinner=False)
+def learned_results() -> dict:
+    """Learned template sets of the cache, by (templates per digit, width); re-read each minute."""
+    return {
+        (r.manifest["config"]["templates_per_digit"], r.manifest["config"]["width"]): r
+        for r in spline_runs.STORE.entries()
+        if "templates_per_digit" in r.manifest["config"] and not r.manifest["config"]["train_limit"]
+    }
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def accuracy_rows() -> list[dict]:
+    rows = [
+        {"templates": f"report, {mode}", "width": w, "accuracy": acc["test"],
+         "on the report's 100 images": acc["report_sample"]}
+        for (mode, w), acc in spline_runs.report_spline_table().items()
+    ]  # fmt: skip
+    for (m, w), r in learned_results().items():
+        rows.append({"templates": f"learned, {m} per digit", "width": w,
+                     "accuracy": evaluate.accuracy(y_test, r.arrays["test_pred"]),
                      "on the report's 100 images": np.nan})  # fmt: skip
-        learned[(cfg["templates_per_digit"], cfg["width"])] = r
+    return rows
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def learned_templates(m: int, w: int) -> np.ndarray:
+    """The halo images of a learned set: (10 · m, 28, 28) uint8, digit-major."""
+    control = learned_results()[(m, w)].arrays["control"]
+    return hard_templates(control.reshape(-1, *control.shape[2:]), w)
+
+
+learned = learned_results()
+rows = accuracy_rows()
 acc_table = pd.DataFrame(rows)
 left, right = st.columns([3, 2])
 left.plotly_chart(
@@ -147,9 +169,7 @@ panels[1].plotly_chart(
 )  # fmt: skip
 if learned:
     m, w = max(learned, key=lambda mw: (mw[1] == width, mw[0]))
-    control = learned[(m, w)].arrays["control"]
-    templates = hard_templates(control.reshape(-1, *control.shape[2:]), w)
-    from core.spline_learn import nearest_template
+    templates = learned_templates(m, w)
 
     t = int(nearest_template(image[None], templates)[0])
     panels[2].plotly_chart(
