@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from pathlib import Path
 
+from core import cache
 from core.cache import CACHE_ENV, cache_root, list_entries
 from core.data import DATA_DIR_ENV, check_folder, fetch_mnist, locate_mnist, mnist_raw_dir
 from core.errors import ExplorerError
@@ -143,7 +145,6 @@ def _cnn(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import json
 
     from core.report import all_figures
 
@@ -153,6 +154,26 @@ def _report(args: argparse.Namespace) -> int:
     else:
         for variant, f in figures["knn"]["test"].items():
             print(f"KNN {variant:>20}: {100 * f['accuracy_K4_distance']:.2f}% (K=4, distance)")
+    return 0
+
+
+def _cache_ls(args) -> int:
+    rows = cache.describe(args.method)
+    print(f"cache: {cache_root()}")
+    if not rows:
+        print("no cached results")
+    for r in rows:
+        config = "unreadable manifest" if r["config"] is None else json.dumps(r["config"])
+        print(f"{r['method']:<8} {r['key']}  {r['created']:<24} {r['bytes'] / 2**20:8.1f} MB  "
+              f"{config}")  # fmt: skip
+    total = sum(r["bytes"] for r in rows)
+    print(f"{len(rows)} entries, {total / 2**20:.1f} MB")
+    return 0
+
+
+def _cache_clear(args) -> int:
+    n = cache.clear(args.method)
+    print(f"removed {n} cached result(s) of {args.method or 'every method'} from {cache_root()}")
     return 0
 
 
@@ -195,6 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         help="pattern-faithful, pattern-repaired or modern (repeatable; default: all three)",
     )
     cnn_train.set_defaults(run=_cnn)
+    cache = sub.add_parser("cache", help="list or clear cached results")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    ls = cache_sub.add_parser("ls", help="every cached result: method, key, date, size, config")
+    ls.add_argument("method", nargs="?", help="only this method (knn, splines, cnn)")
+    ls.set_defaults(run=_cache_ls)
+    clr = cache_sub.add_parser("clear", help="remove cached results (the MNIST files stay)")
+    clr.add_argument("method", nargs="?", help="only this method (knn, splines, cnn)")
+    clr.set_defaults(run=_cache_clear)
     report = sub.add_parser("report", help="every cached figure")
     report.add_argument("--json", action="store_true", help="as JSON")
     report.set_defaults(run=_report)

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
+
+from core.errors import ExplorerError
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +65,17 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 
 
 def config_dict(config: Any) -> dict:
-    """A config (frozen dataclass or mapping) as plain JSON-able data."""
+    """A config (frozen dataclass or mapping) as plain JSON-able data.
+
+    A dataclass field added after results were cached carries ``metadata={"added": True}``:
+    at its default value it is left out, so the keys of existing results do not change.
+    """
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
+        added = {
+            f.name for f in dataclasses.fields(config)
+            if f.metadata.get("added") and getattr(config, f.name) == f.default
+        }  # fmt: skip
+        config = {k: v for k, v in dataclasses.asdict(config).items() if k not in added}
     return json.loads(json.dumps(config, sort_keys=True, default=list))
 
 
@@ -202,8 +212,12 @@ class Store:
         if found is not None:
             return found
         lock = FileLock(str(self.path(config)) + ".lock")
-        if not lock.acquire(blocking=False):
-            logger.info("cache: %s is being computed elsewhere; waiting for it", self.method)
+        try:
+            lock.acquire(blocking=False)  # raises Timeout when another process holds it
+        except Timeout:
+            logger.warning(
+                "cache: this %s result is being computed elsewhere; waiting for it", self.method
+            )
             lock.acquire()
         try:
             found = self.load(config)
@@ -246,3 +260,55 @@ def list_entries() -> list[CacheEntry]:
             CacheEntry(path.name, path, len(files), sum(f.stat().st_size for f in files))
         )
     return entries
+
+
+def describe(method: str | None = None) -> list[dict]:
+    """One row per result entry on disk (valid or not), for ``python -m core cache ls``."""
+    rows = []
+    for folder in _method_folders(method):
+        for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            try:
+                manifest = json.loads((path / _MANIFEST).read_text())
+                config = manifest["config"]
+                created, version = manifest.get("created", "?"), manifest.get("code_version")
+            except (OSError, ValueError, KeyError, TypeError):
+                config, created, version = None, "?", None
+            rows.append({"method": folder.name, "key": path.name, "created": created,
+                         "code_version": version, "bytes": size, "config": config})  # fmt: skip
+    return rows
+
+
+def clear(method: str | None = None) -> int:
+    """Remove the cached results of ``method`` (default: every method; never the data).
+
+    Returns the number of entries removed. An entry being written meanwhile is unaffected:
+    it is renamed into place afterwards.
+    """
+    removed = 0
+    for folder in _method_folders(method):
+        for path in folder.iterdir():
+            if path.is_dir():
+                _remove(path)
+                removed += 1
+    return removed
+
+
+_DATA_FOLDERS = {"MNIST"}
+
+
+def _method_folders(method: str | None) -> list[Path]:
+    root = cache_root()
+    folders = [
+        p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")
+        and p.name not in _DATA_FOLDERS
+    ] if root.exists() else []  # fmt: skip
+    if method is None:
+        return folders
+    known = [p.name for p in folders]
+    if method not in known:
+        raise ExplorerError(
+            f"cache: expected a method among {known or 'the cached ones (none yet)'}, "
+            f"found {method!r}"
+        )
+    return [root / method]

@@ -25,7 +25,7 @@ PATTERNS = (8, 10, 8)
 NET_MODES = ("faithful", "repaired")
 
 
-def _zone_net(n_patterns: int) -> nn.Sequential:
+def _zone_net(n_patterns: int, dropout: float = 0.5) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(1, 6, 5),  # (6, 6, 24) from a 10 × 28 zone
         nn.ReLU(),
@@ -35,7 +35,7 @@ def _zone_net(n_patterns: int) -> nn.Sequential:
         nn.Flatten(),  # 120
         nn.Linear(120, 64),
         nn.ReLU(),
-        nn.Dropout(),
+        nn.Dropout(dropout),  # the annex's nn.Dropout(): p = 0.5
         nn.Linear(64, n_patterns),
     )
 
@@ -47,19 +47,22 @@ class PatternNet(nn.Module):
     activations [3 × (B, n_z)], fired [3 × (B, n_z)])``.
     """
 
-    def __init__(self, mode: str = "repaired", patterns=PATTERNS, threshold: float = 0.1):
+    def __init__(
+        self, mode: str = "repaired", patterns=PATTERNS, threshold: float = 0.1, dropout=0.5
+    ):
         super().__init__()
         if mode not in NET_MODES:
             raise ValueError(f"mode: expected one of {NET_MODES}, found {mode!r}")
         self.mode = mode
         self.pad = nn.ZeroPad2d((0, 0, 1, 1))  # 28 → 30 rows, as the annex's forward()
-        self.zones = nn.ModuleList(_zone_net(n) for n in patterns)
+        self.zones = nn.ModuleList(_zone_net(n, dropout) for n in patterns)
         self.threshold = nn.Threshold(threshold, 0.0)  # the last layer of each zone network
         self.output = nn.Linear(sum(patterns), 10)
 
     def forward(self, x: torch.Tensor):
         x = self.pad(x)
         activations, fired = [], []
+        self._soft = []  # per zone, (B, n_z) pattern probabilities: for usage_penalty()
         for z, net in enumerate(self.zones):
             pre = net(x[:, :, z * ZONE_ROWS : (z + 1) * ZONE_ROWS, :])
             a = self.threshold(pre)
@@ -78,7 +81,20 @@ class PatternNet(nn.Module):
         # the threshold so that patterns below it still learn instead of dying.
         hard = F.one_hot(pre.argmax(dim=1), pre.shape[1]).to(pre.dtype)
         soft = F.softmax(pre, dim=1)
+        self._soft.append(soft)
         return hard + soft - soft.detach()
+
+    def usage_penalty(self) -> torch.Tensor:
+        """Minus the entropy of each zone's pattern use over the last batch, summed.
+
+        Added to the loss, it keeps all patterns in use: without it the repaired network
+        settles on 4-5 of its 8-10 patterns per zone.
+        """
+        total = torch.zeros(())
+        for soft in getattr(self, "_soft", []):
+            q = soft.mean(dim=0)
+            total = total + (q * q.clamp_min(1e-9).log()).sum()
+        return total
 
 
 class ModernCNN(nn.Module):

@@ -22,10 +22,16 @@ _WEIGHT = "weight:"  # prefix of state_dict entries among the cached arrays
 CONFIGS: dict[str, CnnConfig] = {
     "pattern-faithful": CnnConfig(model="pattern-faithful"),
     # The report's epochs and batch; Adam with a one-cycle schedule, since plain SGD at
-    # lr 0.003 leaves the one-hot bottleneck stuck near chance for several epochs.
+    # lr 0.003 leaves the one-hot bottleneck stuck near chance for several epochs; no
+    # dropout in front of the hard choice, and a penalty keeping every pattern in use.
     "pattern-repaired": CnnConfig(
-        model="pattern-repaired", optimizer="adam", schedule="onecycle", lr=0.003
-    ),
+        model="pattern-repaired",
+        optimizer="adam",
+        schedule="onecycle",
+        lr=0.003,
+        dropout=0.0,
+        usage_balance=0.1,
+    ),  # fmt: skip
     "modern": CnnConfig(
         model="modern",
         epochs=10,

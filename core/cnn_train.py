@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,6 +34,10 @@ class CnnConfig:
     normalise: bool = False  # the report fed 0..1 pixels; the modern CNN standardises
     widths: tuple[int, int, int] = (16, 32, 64)  # channels of the modern CNN's stages
     label_smoothing: float = 0.0
+    # Pattern networks only: dropout before the pattern layer (the annex's 0.5), and the
+    # weight of a penalty keeping every pattern in use (0: none, as in the report).
+    dropout: float = field(default=0.5, metadata={"added": True})
+    usage_balance: float = field(default=0.0, metadata={"added": True})
     train_limit: int = 0  # 0: every training image; n: the first n (tests)
     seed: int = 0
 
@@ -56,7 +60,7 @@ def device() -> torch.device:
 def build(config: CnnConfig) -> torch.nn.Module:
     if config.model == "modern":
         return ModernCNN(config.widths)
-    return PatternNet(config.model.removeprefix("pattern-"))
+    return PatternNet(config.model.removeprefix("pattern-"), dropout=config.dropout)
 
 
 def to_tensor(images: np.ndarray, config: CnnConfig, dev: torch.device) -> torch.Tensor:
@@ -129,6 +133,8 @@ def train(
             log_probs = model(xb)[0]
             # cross_entropy re-normalises log-probabilities to themselves; it adds smoothing.
             loss = F.cross_entropy(log_probs, y[idx], label_smoothing=config.label_smoothing)
+            if config.usage_balance:
+                loss = loss + config.usage_balance * model.usage_penalty()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

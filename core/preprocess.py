@@ -16,6 +16,7 @@ from scipy import ndimage
 from core.errors import ExplorerError
 
 SIDE, BOX = 28, 20
+CENTRE = 14.0  # where MNIST's centres of mass sit (row and column means over the training set)
 MAX_PIXELS = 50_000_000  # refuse larger pictures before decoding them (decompression bombs)
 MAX_BYTES = 5 * 1024 * 1024  # the upload cap of .streamlit/config.toml (server.maxUploadSize)
 _INK = 0.1  # ink threshold on the 0..1 scale, after polarity is settled
@@ -52,8 +53,11 @@ def decode_image(data: bytes) -> np.ndarray:
                 return _grey(img)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:  # fmt: skip
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(
+            f"upload: expected at most {MAX_PIXELS:,} pixels, found more ({exc})"
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, TypeError) as exc:
         raise ImageError(
             f"upload: expected an image file (PNG, JPEG, GIF, BMP…), could not decode it ({exc})"
         ) from exc
@@ -100,7 +104,7 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     out[top : top + shape[0], left : left + shape[1]] = small
     if out.sum() > 0:
         cy, cx = ndimage.center_of_mass(out)
-        dy, dx = np.clip(np.round([(SIDE - 1) / 2 - cy, (SIDE - 1) / 2 - cx]), -4, 4).astype(int)
+        dy, dx = np.clip(np.round([CENTRE - cy, CENTRE - cx]), -4, 4).astype(int)
         out = np.roll(out, (dy, dx), axis=(0, 1))  # the 20-px box has 4 px of margin
     return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 

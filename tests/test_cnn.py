@@ -122,3 +122,32 @@ def test_pattern_explanations():
 def test_bad_config():
     with pytest.raises(ExplorerError, match="model: expected one of"):
         CnnConfig(model="resnet")
+
+
+def test_usage_penalty_is_minimal_for_even_use_and_reaches_the_zones(mnist_train):
+    torch.manual_seed(0)
+    model = PatternNet("repaired", dropout=0.0)
+    x, _ = _batch(mnist_train)
+    model(x)
+    penalty = model.usage_penalty()
+    assert penalty >= -sum(np.log(n) for n in PATTERNS) - 1e-5  # -Σ log n: every pattern as often
+    penalty.backward()
+    assert all(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.zones[0][-1].parameters()
+    )
+    model.zero_grad()
+    # A batch where one pattern takes every image scores worse (higher) than even use.
+    even = torch.full((64, 8), 1 / 8)
+    skewed = F.one_hot(torch.zeros(64, dtype=torch.long), 8).float() * 0.99 + 0.01 / 8
+    model._soft = [even]
+    low = float(model.usage_penalty())
+    model._soft = [skewed]
+    assert float(model.usage_penalty()) > low
+
+
+def test_fields_added_later_keep_the_keys_of_cached_results():
+    from core.cache import config_dict
+
+    assert "dropout" not in config_dict(CnnConfig())
+    assert config_dict(CnnConfig(dropout=0.0))["dropout"] == 0.0
+    assert config_dict(CnnConfig(usage_balance=0.1))["usage_balance"] == 0.1
