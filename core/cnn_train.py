@@ -132,15 +132,14 @@ def train(
             xb = _shifted(x[idx], config.shift, gen) if config.shift else x[idx]
             log_probs = model(xb)[0]
             # cross_entropy re-normalises log-probabilities to themselves; it adds smoothing.
-            loss = F.cross_entropy(log_probs, y[idx], label_smoothing=config.label_smoothing)
-            if config.usage_balance:
-                loss = loss + config.usage_balance * model.usage_penalty()
+            ce = F.cross_entropy(log_probs, y[idx], label_smoothing=config.label_smoothing)
+            loss = ce + config.usage_balance * model.usage_penalty() if config.usage_balance else ce
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if sched is not None:
                 sched.step()
-            loss_sum += float(loss.detach()) * len(idx)
+            loss_sum += float(ce.detach()) * len(idx)  # the history logs cross-entropy only
             hits += int((log_probs.argmax(1) == y[idx]).sum())
         history["train_loss"].append(loss_sum / len(fit))
         history["train_accuracy"].append(hits / len(fit))

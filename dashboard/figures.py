@@ -216,6 +216,7 @@ def strokes_over_halo(
     fig = go.Figure(
         go.Heatmap(
             z=halo_image, colorscale=[[0, "white"], [1, "#9ecae1"]], showscale=False,
+            zmin=0, zmax=255,
             hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
         )
     )  # fmt: skip

@@ -1,7 +1,7 @@
 """End to end in a real browser: the app served on localhost, driven by Playwright.
 
 Headless Chromium from Debian's ``chromium`` package (``MNIST_EXPLORER_CHROMIUM`` to use
-another executable). Screenshots land in ``artifacts/e2e/``.
+another executable). Screenshots land in ``artifacts/e2e/`` (the README shows some of them).
 """
 
 from __future__ import annotations
@@ -167,3 +167,14 @@ def test_draw_page_predicts_a_drawn_digit(server, page):
     nearest = re.findall(r"train #\d+: label (\d)", text)
     assert len(nearest) == 4
     assert np.bincount([int(d) for d in nearest]).argmax() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["data", "cross-validation", "augmentation", "splines", "cnn", "compare"]
+)
+def test_every_page_renders_in_the_browser(server, page, path):
+    page.goto(f"{server}/{path}")
+    _settled(page)
+    page.locator("[data-testid=stMain] h1").first.wait_for()
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=ARTIFACTS / f"{path}.png")
