@@ -131,26 +131,41 @@ def _prepared(deskewed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     return xtr, ytr, xte, yte
 
 
+@functools.lru_cache(maxsize=16)
+def _fold_rows(scheme: str, n_folds: int, seed: int, fold: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held) training-set rows of one fold: computed once per fold, not per vote."""
+    ytr = load_mnist("train")[1]
+    held = folds(ytr, scheme, n_folds, seed)[fold]
+    return np.setdiff1d(cv_rows(len(ytr), scheme), held), held
+
+
 def _split(config: NeighbourConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(train images, train labels, query images, query labels) before augmentation."""
     xtr, ytr, xte, yte = _prepared(VARIANTS[config.variant].deskew)
     if config.fold is None:
         return xtr, ytr, xte, yte
-    held = folds(ytr, config.cv_scheme, config.n_folds, config.cv_seed)[config.fold]
-    kept = np.setdiff1d(cv_rows(len(ytr), config.cv_scheme), held)
+    kept, held = _fold_rows(config.cv_scheme, config.n_folds, config.cv_seed, config.fold)
     return xtr[kept], ytr[kept], xtr[held], ytr[held]
+
+
+def _labels(config: NeighbourConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(training labels, query labels) without touching the images."""
+    ytr, yte = load_mnist("train")[1], load_mnist("test")[1]
+    if config.fold is None:
+        return ytr, yte
+    kept, held = _fold_rows(config.cv_scheme, config.n_folds, config.cv_seed, config.fold)
+    return ytr[kept], ytr[held]
 
 
 def query_labels(config: NeighbourConfig) -> np.ndarray:
     """Labels of the queries of ``config`` (test labels, or the held-out fold's)."""
-    return _split(config)[3]
+    return _labels(config)[1]
 
 
 def training_labels(config: NeighbourConfig) -> np.ndarray:
     """Labels of the (possibly augmented) training set the neighbour indices point into."""
-    _, ytr, _, _ = _split(config)
     n_copies = 1 + sum(len(augment.GROUPS[g]) for g in VARIANTS[config.variant].groups)
-    return np.tile(ytr, n_copies)
+    return np.tile(_labels(config)[0], n_copies)
 
 
 def neighbours(config: NeighbourConfig, progress: Progress | None = None) -> Result:

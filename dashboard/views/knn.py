@@ -28,7 +28,7 @@ weights = c3.radio("Weighting", knn_state.WEIGHTS, key="weights", horizontal=Tru
 to_url("variant", "k", "weights")
 
 result = knn_state.neighbours(variant)
-(x_test, y_test), (x_train, _) = mnist("test"), mnist("train")
+x_test, y_test = mnist("test")
 pred, scores = knn_state.votes(variant, None, k, weights)
 acc = evaluate.accuracy(y_test, pred)
 
