@@ -5,9 +5,11 @@ index: the order scikit-learn's brute-force search gives on integer pixels (its 
 arithmetic is exact for them). Candidates come from block matrix products of
 ``‖t‖² − 2 q·t`` (``‖q‖²`` is constant per query), kept with ``torch.topk``:
 
-- pixels in 0..255 are shifted to −128..127 (distances do not change) and multiplied
-  as int8 with int32 accumulation: exact, and about 3× the speed of a float32 product;
-- other integer pixels (the report's augmentations leave 0..255) use float32 products.
+- pixels in 0..255 can be shifted to −128..127 (distances do not change) and multiplied
+  as int8 with int32 accumulation: exact, and faster than float32 on CPUs with int8 dot
+  product instructions (VNNI), but many times slower on CPUs without them, so it is
+  used only where a probe of both, timed once per process, finds it faster;
+- otherwise (and for the report's augmentations, which leave 0..255) float32 products.
 
 The candidates are then re-ranked with exact integer distances, and a certificate
 checks, query by query, that no image outside them can be among the ``k_max`` nearest:
@@ -17,7 +19,9 @@ error is allowed for. A query that fails is recomputed exactly in float64.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,11 +133,42 @@ class _Float32Products:
         return 2 * gamma * (t_max + 2 * np.sqrt(qn * t_max)) + 1.0
 
 
+PRODUCTS = ("auto", "int8", "float32")
+
+
+@functools.cache
+def int8_is_faster() -> bool:
+    """Whether int8 products beat float32 ones on this machine (timed once per process).
+
+    With VNNI instructions ``torch._int_mm`` is about twice as fast as a float32 product;
+    without them (AVX2 only) it falls back to code tens of times slower.
+    """
+    if not hasattr(torch, "_int_mm"):
+        return False
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randint(-128, 128, (128, 784), generator=gen, dtype=torch.int8)
+    t = torch.randint(-128, 128, (784, 512), generator=gen, dtype=torch.int8)
+    qf, tf = q.float(), t.float()
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    t_int8, t_float = best(lambda: torch._int_mm(q, t)), best(lambda: qf @ tf)
+    _log.debug("knn: int8 product %.2g s, float32 %.2g s", t_int8, t_float)
+    return t_int8 < t_float
+
+
 def nearest_neighbours(
     train: np.ndarray,
     query: np.ndarray,
     k_max: int = 20,
     *,
+    products: str = "auto",
     progress: Progress | None = None,
 ) -> Neighbours:
     """Exact ``k_max`` nearest neighbours of every query row in ``train``.
@@ -143,6 +178,8 @@ def nearest_neighbours(
     train : integer ndarray of shape (n_train, 28, 28) or (n_train, n_features)
     query : integer ndarray of shape (n_queries, ...) with the same features
     k_max : number of neighbours kept (any K ≤ k_max can then be voted)
+    products : "int8" (pixels in 0..255 only), "float32", or "auto": int8 where the
+        pixels allow it and :func:`int8_is_faster`. The neighbours are the same.
     progress : called as ``progress(pairs_done, pairs_total)``
 
     Peak extra memory is a few blocks of 8192 rows (under 1 GiB), whatever the sizes.
@@ -155,19 +192,24 @@ def nearest_neighbours(
         )
     if not 1 <= k_max <= n:
         raise ExplorerError(f"k_max: expected 1..{n} (the training-set size), found {k_max}")
-    exact_int8 = _fits_uint8(train) and _fits_uint8(query) and hasattr(torch, "_int_mm")
-    products = _Int8Products(train) if exact_int8 else _Float32Products(train)
+    if products not in PRODUCTS:
+        raise ExplorerError(f"products: expected one of {PRODUCTS}, found {products!r}")
+    int8_ok = _fits_uint8(train) and _fits_uint8(query) and hasattr(torch, "_int_mm")
+    if products == "int8" and not int8_ok:
+        raise ExplorerError("products: 'int8' expects pixels in 0..255 (and torch._int_mm)")
+    use_int8 = int8_ok and (products == "int8" or (products == "auto" and int8_is_faster()))
+    engine = _Int8Products(train) if use_int8 else _Float32Products(train)
     n_cand = min(n, k_max + _MARGIN)
     # Train blocks outside, so each is converted once; the running best of every query
     # (n_queries × n_cand) is small.
-    queries = [products.block(query[q0 : q0 + _BLOCK]) for q0 in range(0, m, _BLOCK)]
+    queries = [engine.block(query[q0 : q0 + _BLOCK]) for q0 in range(0, m, _BLOCK)]
     best_v: list[torch.Tensor | None] = [None] * len(queries)
     best_i: list[torch.Tensor | None] = [None] * len(queries)
     done = 0
     for t0 in range(0, n, _BLOCK):
-        t_T = products.block(train[t0 : t0 + _BLOCK]).T.contiguous()  # (d, block)
+        t_T = engine.block(train[t0 : t0 + _BLOCK]).T.contiguous()  # (d, block)
         for b, q in enumerate(queries):
-            key = products.keys(q, t_T, t0)
+            key = engine.keys(q, t_T, t0)
             v, i = torch.topk(key, min(n_cand, key.shape[1]), dim=1, largest=False, sorted=False)
             i += t0
             if best_v[b] is not None:
@@ -185,9 +227,9 @@ def nearest_neighbours(
     # Certificate: a row outside the candidates has a key ≥ worst, so an exact key
     # ≥ worst - err; if that exceeds the k-th exact key, it cannot be among the k_max
     # nearest, not even by a tie on the index.
-    qn_keys = products.query_norms(query)
+    qn_keys = engine.query_norms(query)
     kth_key = sqdist[:, -1] - qn_keys
-    unsure = np.flatnonzero(worst - products.error_bound(qn_keys) <= kth_key) if n_cand < n else []
+    unsure = np.flatnonzero(worst - engine.error_bound(qn_keys) <= kth_key) if n_cand < n else []
     _log.debug("knn: %d of %d queries recomputed exactly in float64", len(unsure), m)
     for s in range(0, len(unsure), 256):
         rows = unsure[s : s + 256]
