@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from dashboard.state import core_notices
+
 st.set_page_config(page_title="MNIST results explorer", page_icon="🔢", layout="wide")
 
 PAGES = {
@@ -36,4 +38,5 @@ PAGES = {
         st.Page("views/draw.py", title="Draw a digit", icon=":material/draw:", url_path="draw"),
     ],
 }
-st.navigation(PAGES).run()
+with core_notices():
+    st.navigation(PAGES).run()

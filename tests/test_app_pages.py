@@ -162,3 +162,19 @@ def test_draw_page_on_a_test_image(cached_copy, mnist_train, mnist_test):
         answers.loc["splines: report templates, corrected (width 1)", "prediction"]
         == (methods.splines_predict_one(digit)[0])
     )
+
+
+def test_a_damaged_cache_entry_is_reported_in_the_page_and_offered_again(cached_copy):
+    config = spline_runs.ReportSplineConfig("corrected", 2)
+    arrays = spline_runs.report_splines(config).path / "arrays.npz"
+    data = bytearray(arrays.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    arrays.write_bytes(bytes(data))
+    at = open_page("splines")
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and "discarding unreadable entry" in warnings[0]
+    assert "checksum of arrays.npz differs" in warnings[0]
+    assert any("Not computed yet" in i.value for i in at.info)
+    at.button(key="compute:splines-report").click().run()
+    assert not at.exception and not at.warning  # reported once, then recomputed
+    assert spline_runs.STORE.load(config) is not None
