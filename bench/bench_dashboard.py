@@ -52,6 +52,13 @@ def main() -> None:
     for page in PAGES:
         at.switch_page(f"views/{page}.py").run()  # warm: caches filled, results loaded
         assert not at.exception, (page, at.exception)
+        missing = [b.label for b in at.button if (b.key or "").startswith("compute:")]
+        if missing:
+            raise SystemExit(
+                f"page {page}: results not cached ({'; '.join(missing)}). Warm the cache "
+                "first: python -m core knn --all; python -m core splines; "
+                "python -m core splines --learned; python -m core cnn train"
+            )
         rows.append((f"page {page}", _median_seconds(at.run, args.repeat), 1.0))
 
     at.switch_page("views/knn.py").run()

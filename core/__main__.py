@@ -1,4 +1,4 @@
-"""Command line: ``python -m core {fetch,info,knn,report}``."""
+"""Command line: ``python -m core {fetch,info,knn,splines,cnn,cache,report}``."""
 
 from __future__ import annotations
 

@@ -38,6 +38,11 @@ class CnnConfig:
     # weight of a penalty keeping every pattern in use (0: none, as in the report).
     dropout: float = field(default=0.5, metadata={"added": True})
     usage_balance: float = field(default=0.0, metadata={"added": True})
+    # Temperature of the softmax whose gradient the repaired network's one-hot passes on.
+    temperature: float = field(default=1.0, metadata={"added": True})
+    # Decay of an exponential moving average of the weights (and batch-norm statistics)
+    # that becomes the trained model; 0: none, the last weights are kept.
+    ema: float = field(default=0.0, metadata={"added": True})
     train_limit: int = 0  # 0: every training image; n: the first n (tests)
     seed: int = 0
 
@@ -50,6 +55,10 @@ class CnnConfig:
             raise ExplorerError(
                 f"epochs 1..200 and batch 1..4096, found {self.epochs}, {self.batch}"
             )
+        if not self.temperature > 0 or not 0 <= self.ema < 1:
+            raise ExplorerError(
+                f"temperature > 0 and ema in [0, 1), found {self.temperature}, {self.ema}"
+            )
 
 
 def device() -> torch.device:
@@ -60,7 +69,11 @@ def device() -> torch.device:
 def build(config: CnnConfig) -> torch.nn.Module:
     if config.model == "modern":
         return ModernCNN(config.widths)
-    return PatternNet(config.model.removeprefix("pattern-"), dropout=config.dropout)
+    return PatternNet(
+        config.model.removeprefix("pattern-"),
+        dropout=config.dropout,
+        temperature=config.temperature,
+    )
 
 
 def to_tensor(images: np.ndarray, config: CnnConfig, dev: torch.device) -> torch.Tensor:
@@ -119,6 +132,12 @@ def train(
             x.to(memory_format=torch.channels_last),
         )
     opt, sched = _optimiser(config, model, int(np.ceil(len(fit) / config.batch)))
+    averaged = (
+        torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema),
+            use_buffers=True,
+        ) if config.ema else None
+    )  # fmt: skip
     history = {k: [] for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")}
     history["epoch_seconds"] = []
     start = time.perf_counter()
@@ -139,12 +158,15 @@ def train(
             opt.step()
             if sched is not None:
                 sched.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             loss_sum += float(ce.detach()) * len(idx)  # the history logs cross-entropy only
             hits += int((log_probs.argmax(1) == y[idx]).sum())
         history["train_loss"].append(loss_sum / len(fit))
         history["train_accuracy"].append(hits / len(fit))
+        trained = model if averaged is None else averaged.module
         if n_val:
-            out = evaluate(model, x[val], config.batch)
+            out = evaluate(trained, x[val], config.batch)
             history["val_loss"].append(float(F.nll_loss(out["log_probs"], y[val].cpu())))
             history["val_accuracy"].append(
                 float((out["log_probs"].argmax(1) == y[val].cpu()).float().mean())
@@ -155,8 +177,8 @@ def train(
     history["seconds"] = time.perf_counter() - start
     history["device"] = str(dev)
     history["threads"] = torch.get_num_threads()
-    model.eval()
-    return model, history
+    trained = model if averaged is None else averaged.module
+    return trained.eval(), history
 
 
 @torch.no_grad()

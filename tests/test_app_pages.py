@@ -17,6 +17,7 @@ from tests.conftest import REPO
 from tests.plotly_spec import array, traces
 
 APP = str(REPO / "dashboard" / "app.py")
+PAGES = ("data", "knn", "cross_validation", "augmentation", "splines", "cnn", "compare", "draw")
 
 
 def open_page(page: str, **query) -> AppTest:
@@ -39,6 +40,14 @@ def heading(at: AppTest, pattern: str) -> re.Match:
         if m := re.search(pattern, md.value):
             return m
     raise AssertionError(f"no markdown matching {pattern!r}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_cache(cached_copy, page):
+    # Nothing computed yet: each page says what is missing and offers its buttons, once.
+    at = open_page(page)
+    keys = [b.key for b in at.button]
+    assert len(keys) == len(set(keys))
 
 
 @pytest.fixture(scope="module")

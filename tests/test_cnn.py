@@ -151,3 +151,36 @@ def test_fields_added_later_keep_the_keys_of_cached_results():
     assert "dropout" not in config_dict(CnnConfig())
     assert config_dict(CnnConfig(dropout=0.0))["dropout"] == 0.0
     assert config_dict(CnnConfig(usage_balance=0.1))["usage_balance"] == 0.1
+
+
+def test_temperature_changes_the_zone_gradients_not_the_forward_pass(mnist_train):
+    x, y = _batch(mnist_train)
+    torch.manual_seed(0)
+    plain = PatternNet("repaired", dropout=0.0)
+    sharp = PatternNet("repaired", dropout=0.0, temperature=0.5)
+    sharp.load_state_dict(plain.state_dict())
+    outs, grads = [], []
+    for net in (plain, sharp):
+        log_probs = net(x)[0]
+        F.nll_loss(log_probs, y).backward()
+        outs.append(log_probs.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in net.zones.parameters()]))
+    torch.testing.assert_close(outs[0], outs[1])
+    assert grads[1].abs().sum() > 0 and not torch.allclose(grads[0], grads[1])
+    with pytest.raises(ValueError, match="temperature: expected a positive number"):
+        PatternNet(temperature=0.0)
+
+
+def test_ema_returns_the_running_average_of_the_weights(mnist_train):
+    base = CnnConfig(model="modern", optimizer="adam", lr=0.01, normalise=True, **SMALL)
+    last, _ = train(base, *mnist_train)
+    nearly_last, _ = train(CnnConfig(**{**vars(base), "ema": 1e-9}), *mnist_train)
+    averaged, history = train(CnnConfig(**{**vars(base), "ema": 0.9}), *mnist_train)
+    for name, value in last.state_dict().items():  # weights and batch-norm statistics
+        if value.is_floating_point():
+            torch.testing.assert_close(nearly_last.state_dict()[name], value)
+    assert not torch.allclose(averaged.head.weight, last.head.weight)
+    assert history["val_accuracy"][0] > 0.3  # the averaged model is the one validated
+    for bad in ({"ema": 1.0}, {"temperature": 0.0}):
+        with pytest.raises(ExplorerError, match="temperature > 0 and ema in"):
+            CnnConfig(**bad)
