@@ -138,6 +138,7 @@ def train(
             use_buffers=True,
         ) if config.ema else None
     )  # fmt: skip
+    trained = model if averaged is None else averaged.module  # validated and returned
     history = {k: [] for k in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")}
     history["epoch_seconds"] = []
     start = time.perf_counter()
@@ -164,7 +165,6 @@ def train(
             hits += int((log_probs.argmax(1) == y[idx]).sum())
         history["train_loss"].append(loss_sum / len(fit))
         history["train_accuracy"].append(hits / len(fit))
-        trained = model if averaged is None else averaged.module
         if n_val:
             out = evaluate(trained, x[val], config.batch)
             history["val_loss"].append(float(F.nll_loss(out["log_probs"], y[val].cpu())))
@@ -177,7 +177,6 @@ def train(
     history["seconds"] = time.perf_counter() - start
     history["device"] = str(dev)
     history["threads"] = torch.get_num_threads()
-    trained = model if averaged is None else averaged.module
     return trained.eval(), history
 
 

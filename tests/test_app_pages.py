@@ -17,7 +17,7 @@ from tests.conftest import REPO
 from tests.plotly_spec import array, traces
 
 APP = str(REPO / "dashboard" / "app.py")
-PAGES = ("data", "knn", "cross_validation", "augmentation", "splines", "cnn", "compare", "draw")
+PAGES = sorted(p.stem for p in (REPO / "dashboard" / "views").glob("*.py"))  # every page
 
 
 def open_page(page: str, **query) -> AppTest:
