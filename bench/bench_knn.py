@@ -21,7 +21,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from core import load_mnist
 from core.augment import GROUPS, REPORT_GROUPS, augment, scipy_transform
-from core.knn import WEIGHTS, int8_is_faster, nearest_neighbours, product_timings, vote
+from core.knn import WEIGHTS, nearest_neighbours, vote
+from core.knn_products import product_plan
 from core.knn_runs import GRID_K, cv_rows, folds
 
 
@@ -105,13 +106,11 @@ def main() -> None:
         bench_grid(xtr, ytr, args.quick),
         bench_augmented(xtr, ytr, xte, args.quick),
     ]
-    t_int8, t_float = product_timings()
+    plan = product_plan()
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch threads {torch.get_num_threads()}, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; products in "
-        f"{'int8' if int8_is_faster() else 'float32'} (probe: int8 {1e3 * t_int8:.2f} ms, "
-        f"float32 {1e3 * t_float:.2f} ms)\n"
+        f"torch threads {torch.get_num_threads()}, CPU capability {plan.cpu}; "
+        f"products {plan.path} ({plan.reason})\n"
     )
     print("| task | ours (s) | reference (s) | reference / ours | how the reference was measured |")
     print("| --- | ---: | ---: | ---: | --- |")

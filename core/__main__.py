@@ -43,6 +43,10 @@ def _info(args: argparse.Namespace) -> int:
     print(f"MNIST data:  {folder}  (from {origin}; {state})")
     for problem in problems.values():
         print(f"  - {problem}")
+    from core.knn_products import product_plan
+
+    plan = product_plan()
+    print(f"KNN products: {plan.path}  (CPU capability {plan.cpu}; {plan.reason})")
     entries = list_entries()
     print("cached:" + ("" if entries else "      nothing yet"))
     for e in entries:

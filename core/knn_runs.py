@@ -27,7 +27,8 @@ from core.knn import WEIGHTS, nearest_neighbours, vote
 from core.pca import fit_pca
 from core.progress import Progress
 
-CODE_VERSION = 1  # bump when a change alters cached neighbour lists
+CODE_VERSION = 2  # bump when a change alters cached neighbour lists (2: lists an
+# int8 kernel that saturates may have got wrong are recomputed)
 STORE = Store("knn", DATA_CHECKSUM, CODE_VERSION)
 
 
@@ -193,6 +194,9 @@ def neighbours(config: NeighbourConfig, progress: Progress | None = None) -> Res
             "seconds_search": round(time.perf_counter() - start - prepared, 3),
             "threads": torch.get_num_threads(),
             "cpus": os.cpu_count(),
+            "cpu": torch.backends.cpu.get_cpu_capability(),
+            "products": nb.products,
+            "products_reason": nb.products_reason,
         }
         return {"indices": nb.indices, "sqdist": nb.sqdist}, meta
 

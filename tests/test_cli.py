@@ -31,6 +31,17 @@ def test_fetch_and_info_on_a_ready_cache(mnist_dir):
     assert "MNIST" in info.stdout.split("cached:")[1]
 
 
+def test_info_says_which_products_the_knn_search_uses_and_why():
+    # Capped as a CPU without VNNI runs int8: where plain int8 saturates, it is not chosen.
+    info = _run("info", env={"DNNL_MAX_CPU_ISA": "AVX2"})
+    line = next(x for x in info.stdout.splitlines() if x.startswith("KNN products: "))
+    path = line.split()[2]
+    assert path in ("int8", "int8-split", "float32"), line
+    assert "worst-case operands" in line and "fastest exact path" in line
+    if "int8 off by" in line:
+        assert path != "int8", line
+
+
 def test_a_wrong_data_dir_is_a_clear_error_and_exit_code_2(tmp_path):
     result = _run("fetch", "--data-dir", str(tmp_path))
     assert result.returncode == 2
