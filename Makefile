@@ -32,8 +32,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 data: $(VENV)/.runtime
 	$(BIN)/python -m core fetch
 
+# The same as `mnist-explorer dashboard` (the console script this install provides).
 run: data
-	$(BIN)/python -m streamlit run dashboard/app.py $(ARGS)
+	$(BIN)/python -m core dashboard $(ARGS)
 
 # The end-to-end test drives Debian's chromium (the browser Playwright would download is
 # out of reach offline); installed with apt when it is missing.

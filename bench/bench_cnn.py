@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_cnn.py --only modern
 
 Nothing is read from the cache: each network is trained anew with the configuration
-the project caches (``core.cnn_runs.CONFIGS``), then scored on the 10,000 test images.
+the project caches (``core.cnn.CONFIGS``), then scored on the 10,000 test images.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from core import load_mnist
-from core.cnn_runs import CONFIGS
-from core.cnn_train import device, evaluate, to_tensor, train
+from core.cnn.runs import CONFIGS
+from core.cnn.train import device, evaluate, to_tensor, train
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from core import load_mnist
-from core.augment import GROUPS, REPORT_GROUPS, augment, scipy_transform
-from core.knn import WEIGHTS, nearest_neighbours, vote
-from core.knn_products import product_plan
-from core.knn_runs import GRID_K, cv_rows, folds
+from core.knn import GRID_K, cv_rows, folds
+from core.knn.augment import GROUPS, REPORT_GROUPS, augment, scipy_transform
+from core.knn.products import product_plan
+from core.knn.search import WEIGHTS, nearest_neighbours, vote
 
 
 def timed(fn, *args, **kwargs):

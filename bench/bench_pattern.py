@@ -17,10 +17,10 @@ import time
 import numpy as np
 import torch
 
-from core import evaluate
-from core.cnn_runs import fired_patterns
-from core.cnn_train import CnnConfig, to_tensor, train
-from core.cnn_train import evaluate as run_model
+from core import metrics
+from core.cnn.patterns import fired_patterns
+from core.cnn.train import CnnConfig, to_tensor, train
+from core.cnn.train import evaluate as run_model
 from core.data import load_mnist
 
 VARIANTS = {
@@ -54,7 +54,7 @@ def main() -> None:
         model, _ = train(config, xtr, ytr)
         seconds = time.perf_counter() - start
         out = run_model(model, to_tensor(xte, config, torch.device("cpu")), 256)
-        acc = evaluate.accuracy(yte, out["log_probs"].argmax(1).numpy())
+        acc = metrics.accuracy(yte, out["log_probs"].argmax(1).numpy())
         fired = fired_patterns(out["activations"].numpy())
         used = [int((np.bincount(fired[:, z]) > 20).sum()) for z in range(3)]
         print(f"| {name} | {acc:.2%} | {', '.join(map(str, used))} | {seconds:.0f} |")

@@ -18,8 +18,8 @@ import sys
 _CHILD = """
 import json, time, torch
 from core.data import load_mnist
-from core.knn import nearest_neighbours
-from core.knn_products import product_plan
+from core.knn.search import nearest_neighbours
+from core.knn.products import product_plan
 
 (xtr, _), (xte, _) = load_mnist("train"), load_mnist("test")
 plan = product_plan()

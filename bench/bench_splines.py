@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from core import load_mnist
-from core.bezier import bezier_points, rasterize_halo
-from core.splines import BAND_GRID, report_templates, scores
+from core.splines.bezier import bezier_points, rasterize_halo
+from core.splines.report import BAND_GRID, report_templates, scores
 
 
 def _loop_halo(points, width, ring):

@@ -9,7 +9,7 @@ the report's own published figures, shown beside ours for comparison.
 
 from __future__ import annotations
 
-from core.knn_runs import NeighbourConfig, accuracy_table, cached_neighbours, predict, query_labels
+from core.knn.runs import NeighbourConfig, accuracy_table, cached_neighbours, predict, query_labels
 from core.report import knn_cv_figures
 
 # Published in the report (section 1.4, 1.5): accuracy %, or error % for the ablation.

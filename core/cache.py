@@ -10,8 +10,13 @@ Reads verify the manifest and the checksums, and load with ``allow_pickle=False`
 anything wrong is reported once as a warning and treated as missing. A file lock per
 key makes concurrent callers compute a missing entry once.
 
-The cache folder is ``<repo>/cache`` unless ``MNIST_EXPLORER_CACHE`` names another one
-(as ``SCIKIT_LEARN_DATA`` does for scikit-learn).
+The cache folder is ``<repo>/cache`` in a checkout, ``~/.cache/mnist-explorer`` (or
+under ``$XDG_CACHE_HOME``) for an installed package, unless ``MNIST_EXPLORER_CACHE`` names
+another one (as ``SCIKIT_LEARN_DATA`` does for scikit-learn).
+
+One :class:`Store` per kind of result, each its own folder. An entry that no store of the
+current code would read (another data checksum, code version or definition, or a folder
+no store owns) is *stale*: listed as such, and removed by ``cache clear --stale``.
 """
 
 from __future__ import annotations
@@ -45,9 +50,16 @@ _ARRAYS = "arrays.npz"
 _FORMAT = 1  # layout of an entry; bump to invalidate every entry at once
 
 
+def _default_root() -> Path:
+    if (_REPO_ROOT / "pyproject.toml").exists():  # a checkout: its own cache/ folder
+        return _REPO_ROOT / "cache"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mnist-explorer"
+
+
 def cache_root() -> Path:
     """The cache folder (created if missing)."""
-    root = Path(os.environ.get(CACHE_ENV) or _REPO_ROOT / "cache").expanduser()
+    root = Path(os.environ.get(CACHE_ENV) or _default_root()).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -72,9 +84,10 @@ def config_dict(config: Any) -> dict:
     """
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         added = {
-            f.name for f in dataclasses.fields(config)
+            f.name
+            for f in dataclasses.fields(config)
             if f.metadata.get("added") and getattr(config, f.name) == f.default
-        }  # fmt: skip
+        }
         config = {k: v for k, v in dataclasses.asdict(config).items() if k not in added}
     return json.loads(json.dumps(config, sort_keys=True, default=list))
 
@@ -112,15 +125,31 @@ class Result:
         return self.manifest.get("meta", {})
 
 
+_STORES: dict[str, Store] = {}  # every store created in this process, by folder name
+
+
 class Store:
-    """Results of one method, with its data checksum and code version."""
+    """Results of one kind, in one folder, with their data checksum and code version."""
 
     def __init__(self, method: str, data_checksum: str, code_version: int):
         self.method, self.data_checksum, self.code_version = method, data_checksum, code_version
+        _STORES[method] = self
+
+    def reads(self, entry: Path) -> bool:
+        """Whether this store (the current code) would read the entry folder ``entry``."""
+        try:
+            config = json.loads((entry / _MANIFEST).read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return self.path(config) == entry
 
     def path(self, config: Any) -> Path:
         key = entry_key(self.method, config, self.data_checksum, self.code_version)
         return cache_root() / self.method / key
+
+    def exists(self, config: Any) -> bool:
+        """Whether an entry for ``config`` is on disk (cheap: not verified until loaded)."""
+        return (self.path(config) / _MANIFEST).exists()
 
     def load(self, config: Any) -> Result | None:
         """The verified entry for ``config``, or None (a bad entry is reported and removed)."""
@@ -188,12 +217,8 @@ class Store:
         folder = cache_root() / self.method
         found = []
         for path in sorted(folder.glob("*/manifest.json")) if folder.exists() else []:
-            try:
-                config = json.loads(path.read_text())["config"]
-            except (OSError, ValueError, KeyError):
-                continue
-            if self.path(config) == path.parent:  # same data, code version and format
-                result = self.load(config)
+            if self.reads(path.parent):  # same data, code version, format and definition
+                result = self.load(json.loads(path.read_text())["config"])
                 if result is not None:
                     found.append(result)
         return sorted(found, key=lambda r: r.manifest["created"])
@@ -262,10 +287,16 @@ def list_entries() -> list[CacheEntry]:
     return entries
 
 
-def describe(method: str | None = None) -> list[dict]:
-    """One row per result entry on disk (valid or not), for ``python -m core cache ls``."""
+def is_stale(entry: Path) -> bool:
+    """Whether no store of the current code reads this entry folder (see module doc)."""
+    store = _STORES.get(entry.parent.name)
+    return store is None or not store.reads(entry)
+
+
+def describe(store: str | None = None) -> list[dict]:
+    """One row per result entry on disk (valid or not), for ``cache ls``."""
     rows = []
-    for folder in _method_folders(method):
+    for folder in _method_folders(store):
         for path in sorted(p for p in folder.iterdir() if p.is_dir()):
             size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
             try:
@@ -274,21 +305,36 @@ def describe(method: str | None = None) -> list[dict]:
                 created, version = manifest.get("created", "?"), manifest.get("code_version")
             except (OSError, ValueError, KeyError, TypeError):
                 config, created, version = None, "?", None
-            rows.append({"method": folder.name, "key": path.name, "created": created,
-                         "code_version": version, "bytes": size, "config": config})  # fmt: skip
+            rows.append(
+                {
+                    "store": folder.name,
+                    "key": path.name,
+                    "created": created,
+                    "code_version": version,
+                    "bytes": size,
+                    "config": config,
+                    "stale": is_stale(path),
+                }
+            )
     return rows
 
 
-def clear(method: str | None = None) -> int:
-    """Remove the cached results of ``method`` (default: every method; never the data).
+def clear(store: str | None = None, stale_only: bool = False) -> int:
+    """Remove the cached results of ``store`` (default: every store; never the data).
 
-    Returns the number of entries removed. An entry being written meanwhile is unaffected:
-    it is renamed into place afterwards.
+    With ``stale_only``, only the entries the current code no longer reads. Returns the
+    number of entries removed. An entry being written meanwhile is unaffected: it is
+    renamed into place afterwards.
     """
     removed = 0
-    for folder in _method_folders(method):
-        for path in folder.iterdir():
-            if path.is_dir():
+    for folder in _method_folders(store):
+        entries = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if stale_only and folder.name not in _STORES:  # a store of older code: all of it
+            removed += len(entries)
+            _remove(folder)
+            continue
+        for path in entries:
+            if not stale_only or is_stale(path):
                 _remove(path)
                 removed += 1
     return removed
@@ -298,17 +344,23 @@ _DATA_FOLDERS = {"MNIST"}
 
 
 def _method_folders(method: str | None) -> list[Path]:
+    # Folders of results: everything but the data and hidden folders (scratch, jobs).
     root = cache_root()
-    folders = [
-        p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")
-        and p.name not in _DATA_FOLDERS
-    ] if root.exists() else []  # fmt: skip
+    folders = (
+        [
+            p
+            for p in sorted(root.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and p.name not in _DATA_FOLDERS
+        ]
+        if root.exists()
+        else []
+    )
     if method is None:
         return folders
     known = [p.name for p in folders]
     if method not in known:
         raise ExplorerError(
-            f"cache: expected a method among {known or 'the cached ones (none yet)'}, "
+            f"cache: expected a store among {known or 'the cached ones (none yet)'}, "
             f"found {method!r}"
         )
     return [root / method]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import evaluate
-from core.knn_runs import (
+from core import metrics
+from core.knn import (
     REPORT_K,
     REPORT_WEIGHTS,
     VARIANTS,
@@ -38,11 +38,11 @@ def export_knn(folder: Path, k: int = REPORT_K, weights: str = REPORT_WEIGHTS) -
     written = []
     per_image = pd.DataFrame({"label": y, **predictions})
     per_image.index.name = "test_index"
-    digits = evaluate.per_digit(y, predictions)
+    digits = metrics.per_digit(y, predictions)
     accuracy = pd.DataFrame(accuracies)
     accuracy.index.names = ["K", "weights"]
     wrong = pd.concat(
-        {v: evaluate.misclassified(y, p).set_index("index") for v, p in predictions.items()},
+        {v: metrics.misclassified(y, p).set_index("index") for v, p in predictions.items()},
         names=["variant", "test_index"],
     )
     for name, frame in (

@@ -1,143 +1,351 @@
-"""Every method of the three chapters behind one interface: test predictions and one-image
-predictions, from the cache, for side-by-side comparison.
+"""The registry: every method that labels the test set, behind one interface.
 
-A :class:`Method` names a cached computation (its ``load`` never computes; its
-``compute`` does, with progress) and turns its result into test-set predictions.
+A :class:`Method` has a stable ``id``, a display ``name``, its ``chapter`` and ``config``
+(the cache key of its result), and:
+
+- ``status()`` — cached, missing, queued, running or failed (with the reason), from the
+  cache and the job runner's state files; cheap, verifies nothing;
+- ``result()`` — its :class:`TestResult` on the 10,000 test images if cached (never
+  computes): predictions, class scores whose rows sum to 1 and whose argmax is the
+  prediction, the seconds it took and where it ran;
+- ``task()`` — the :class:`~core.jobs.Task` that computes it (for the job runner), and
+  ``compute()`` to run it in this process;
+- ``predict_one(image)`` — 10 class scores for one 28 × 28 image (0..255).
+
+Adding a method: a subclass of :class:`Method` in its chapter's terms (where its result
+is cached, how it becomes scores), and one line in :func:`_builtin`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
-from core import cnn_runs, knn_runs, spline_runs, splines
-from core.cache import Result
-from core.cnn_train import CnnConfig, to_tensor
-from core.knn import nearest_neighbours, vote
-from core.knn_runs import NeighbourConfig
+from core import cnn, jobs, knn, splines
+from core.cache import Result, Store
+from core.data import load_mnist
+from core.errors import ExplorerError
 from core.progress import Progress
-from core.spline_learn import LearnedConfig, predict_learned
+
+CHAPTERS = {1: "KNN", 2: "Spline halos", 3: "CNNs"}
+STATES = ("cached", "missing", "queued", "running", "failed")
 
 
 @dataclass(frozen=True)
-class Method:
+class TestResult:
+    """A method's answers on the 10,000 test images."""
+
+    predictions: np.ndarray  # (10000,) int64
+    scores: np.ndarray  # (10000, 10) float64, rows sum to 1, argmax = predictions
+    seconds: float  # computing it, as recorded (training and predicting)
+    device: str  # where it ran
+    meta: dict  # everything the cache entry recorded
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return float(np.mean(self.predictions == np.asarray(labels)))
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  # one of STATES
+    reason: str = ""  # why it failed; what is queued before it…
+    job: jobs.JobState | None = None  # the job computing it, if any
+
+
+def _normalised(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, np.float64)
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
+class Method(ABC):
+    """One way of labelling digits; see the module docstring for the interface."""
+
+    id: str
     name: str
     chapter: int
-    config: object  # the cache key of the result it reads
-    load: Callable[[], Result | None]  # the cached result, or None: never computes
-    compute: Callable[[Progress | None], Result]
-    predictions: Callable[[Result], np.ndarray]  # (10000,) test predictions
-    cost: str  # what computing it takes, said before the user asks for it
+    config: Any
+    cost: str  # what computing it takes, said before anyone asks for it
+    reported: float | None = None  # the report's published test accuracy, if any
+    # What the first predict_one costs when it is more than a moment (None: a moment).
+    one_image_cost: str | None = None
+
+    @property
+    @abstractmethod
+    def store(self) -> Store:
+        """Where its result is cached."""
+
+    @abstractmethod
+    def _compute(self, progress: Progress | None) -> Result:
+        """Compute (or read) the cached result, in this process."""
+
+    @abstractmethod
+    def _test_result(self, entry: Result) -> TestResult:
+        """The cached entry as test-set predictions and scores."""
+
+    @abstractmethod
+    def predict_one(self, image: np.ndarray) -> np.ndarray:
+        """Class scores (10,) summing to 1 for one (28, 28) image of 0..255 pixels.
+        Needs the cached result where the method is trained."""
+
+    def task(self) -> jobs.Task:
+        return jobs.Task("method", {"id": self.id}, title=self.name)
+
+    def status(self) -> Status:
+        if self.store.exists(self.config):
+            return Status("cached")
+        job = jobs.read(self.task().id)
+        if job is None or job.state == jobs.DONE:  # done, but its entry was removed since
+            return Status("missing")
+        return Status(job.state, job.error, job)
+
+    def cached(self) -> Result | None:
+        """The verified cache entry, or None; never computes."""
+        return self.store.load(self.config)
+
+    def result(self) -> TestResult | None:
+        entry = self.cached()
+        return None if entry is None else self._test_result(entry)
+
+    def compute(self, progress: Progress | None = None) -> TestResult:
+        """Compute here (or join the job computing it elsewhere), then the result."""
+        state = jobs.run_here(self.task(), progress)
+        if state.state == jobs.FAILED:
+            raise ExplorerError(f"{self.name}: {state.error}")
+        result = self.result()
+        if result is None:
+            raise ExplorerError(f"{self.name}: computed, but its cache entry is unreadable")
+        return result
+
+    def describe(self) -> dict:
+        """Plain data for ``methods --json``: id, name, chapter, status, accuracy if cached."""
+        status = self.status()
+        out = {
+            "id": self.id,
+            "name": self.name,
+            "chapter": self.chapter,
+            "chapter_name": CHAPTERS.get(self.chapter, "yours"),
+            "status": status.state,
+            "reason": status.reason,
+            "reported_accuracy": self.reported,
+            "test_accuracy": None,
+        }
+        if status.state == "cached":
+            result = self.result()
+            if result is not None:
+                out |= {
+                    "test_accuracy": round(result.accuracy(load_mnist("test")[1]), 6),
+                    "seconds": round(result.seconds, 3),
+                    "device": result.device,
+                }
+        return out
 
 
-def _knn(name: str, variant: str, cost: str) -> Method:
-    config = NeighbourConfig(variant=variant)
-    return Method(
-        name, 1, config,
-        lambda: knn_runs.cached_neighbours(config),
-        lambda progress: knn_runs.neighbours(config, progress),
-        lambda r: knn_runs.predict(r, config, knn_runs.REPORT_K, knn_runs.REPORT_WEIGHTS)[0],
-        cost,
-    )  # fmt: skip
+# -- chapter 1 ----------------------------------------------------------------------------
 
 
-def _report_splines(width: int) -> Method:
-    config = spline_runs.ReportSplineConfig("corrected", width)
-    return Method(
-        f"splines: report templates, corrected (width {width})", 2, config,
-        lambda: spline_runs.STORE.load(config),
-        lambda progress: spline_runs.report_splines(config),
-        lambda r: r.arrays["test_pred"],
-        "a few seconds",
-    )  # fmt: skip
+class KnnMethod(Method):
+    """A training variant of chapter 1, voted with the report's K = 4, distance-weighted."""
+
+    chapter = 1
+
+    def __init__(self, variant: str, cost: str, reported: float | None = None):
+        self.variant = variant
+        self.id = "knn-" + variant.replace("+", "-")
+        self.name = f"KNN: {variant} (K={knn.REPORT_K}, {knn.REPORT_WEIGHTS})"
+        self.config = knn.NeighbourConfig(variant=variant)
+        self.cost, self.reported = cost, reported
+        if self.config.variant.transforms:
+            self.one_image_cost = "building its augmented training set: 5 to 30 s, up to 0.9 GB"
+
+    @property
+    def store(self) -> Store:
+        return knn.STORE
+
+    def _compute(self, progress):
+        return knn.neighbours(self.config, progress)
+
+    def _test_result(self, entry):
+        pred, scores = knn.predict(entry, self.config, knn.REPORT_K, knn.REPORT_WEIGHTS)
+        meta = entry.meta
+        return TestResult(
+            pred.astype(np.int64),
+            _normalised(scores),
+            meta.get("seconds_prepare", 0) + meta.get("seconds_search", 0),
+            f"cpu ({meta.get('cpu', '?')}, {meta.get('products', '?')} products)",
+            meta,
+        )
+
+    def predict_one(self, image):
+        return _normalised(knn.predict_images(self.config.variant, np.asarray(image)[None])[1])[0]
 
 
-def _learned_splines() -> Method:
-    config = LearnedConfig()
-    return Method(
-        "splines: learned templates (20 per digit, width 1)", 2, config,
-        lambda: spline_runs.STORE.load(config),
-        lambda progress: spline_runs.learned_splines(config, progress),
-        lambda r: r.arrays["test_pred"],
-        "about 10 minutes of training",
-    )  # fmt: skip
+# -- chapter 2 ----------------------------------------------------------------------------
 
 
-def _cnn(model: str, cost: str) -> Method:
-    config = cnn_runs.CONFIGS[model]
-    store = cnn_runs.STORES[model]
-    return Method(
-        f"CNN: {model}", 3, config,
-        lambda: store.load(config),
-        lambda progress: cnn_runs.trained(config, progress),
-        lambda r: r.arrays["test_pred"],
-        cost,
-    )  # fmt: skip
+class ReportSplineMethod(Method):
+    """The report's hand-made templates at one halo width, read faithfully or corrected."""
+
+    chapter = 2
+    cost = "a few seconds"
+
+    def __init__(self, mode: str, width: int):
+        self.config = splines.ReportSplineConfig(mode, width)
+        self.id = f"splines-report-{mode}-w{width}"
+        self.name = f"splines: report templates, {mode} (width {width})"
+
+    @property
+    def store(self) -> Store:
+        return splines.REPORT_STORE
+
+    def _compute(self, progress):
+        return splines.report_splines(self.config)
+
+    def _test_result(self, entry):
+        # Σ|t − x| on 0..255 pixels: exact integers in float32, so no tie is lost.
+        scores = splines.class_scores(entry.arrays["test_scores"] / 255.0)
+        return TestResult(
+            entry.arrays["test_pred"].astype(np.int64),
+            scores,
+            entry.meta.get("seconds", 0.0),
+            "cpu",
+            entry.meta,
+        )
+
+    def predict_one(self, image):
+        distances = splines.scores(np.asarray(image)[None], self.config.width, self.config.mode)
+        return splines.class_scores(distances / 255.0)[0]
 
 
-METHODS: dict[str, Method] = {
-    m.name: m
-    for m in (
-        _knn("KNN: raw pixels (K=4, distance)", "raw", "about 30 s"),
-        _knn("KNN: augmented (K=4, distance)", "augmented", "about 1.5 min"),
-        _knn(
-            "KNN: deskewed + augmented + diagonals + PCA-60 (K=4, distance)",
-            "deskewed+augmented+diagonals+pca60",
-            "about 2 min",
-        ),  # fmt: skip
-        _report_splines(1),
-        _learned_splines(),
-        _cnn("pattern-faithful", "about 1 minute of training"),
-        _cnn("pattern-repaired", "about 5 minutes of training"),
-        _cnn("modern", "about 4 minutes of training"),
-    )
-}
+class LearnedSplineMethod(Method):
+    """Spline templates whose control points were learned from the training set."""
+
+    chapter = 2
+    cost = "about 3 to 10 minutes of training"
+
+    def __init__(self):
+        self.config = splines.LearnedConfig()
+        self.id = "splines-learned"
+        c = self.config
+        self.name = (
+            f"splines: learned templates ({c.templates_per_digit} per digit, width {c.width})"
+        )
+
+    @property
+    def store(self) -> Store:
+        return splines.LEARNED_STORE
+
+    def _compute(self, progress):
+        return splines.learned_splines(self.config, progress)
+
+    def _test_result(self, entry):
+        scores = splines.class_scores(entry.arrays["test_distances"])
+        seconds = entry.meta.get("seconds", 0.0) + entry.meta.get("seconds_predict", 0.0)
+        return TestResult(
+            entry.arrays["test_pred"].astype(np.int64), scores, seconds, "cpu", entry.meta
+        )
+
+    def predict_one(self, image):
+        entry = _entry_or_error(self)
+        d = splines.digit_distances(
+            np.asarray(image)[None], entry.arrays["control"], self.config.width
+        )
+        return splines.class_scores(d)[0]
 
 
-def test_predictions(method: Method) -> np.ndarray | None:
-    """Test-set predictions of a method if its result is cached, else None."""
-    result = method.load()
-    return None if result is None else np.asarray(method.predictions(result))
+# -- chapter 3 ----------------------------------------------------------------------------
 
 
-# -- one picture: what every method says about a drawn or uploaded digit ---------------
+class CnnMethod(Method):
+    """One of chapter 3's networks, as the chapter configures it."""
+
+    chapter = 3
+
+    def __init__(self, model: str, cost: str, reported: float | None = None):
+        self.model = model
+        self.config = cnn.CONFIGS[model]
+        self.id, self.name = f"cnn-{model}", f"CNN: {model}"
+        self.cost, self.reported = cost, reported
+
+    @property
+    def store(self) -> Store:
+        return cnn.STORES[self.model]
+
+    def _compute(self, progress):
+        return cnn.trained(self.config, progress)
+
+    def _test_result(self, entry):
+        meta = entry.meta
+        return TestResult(
+            entry.arrays["test_pred"].astype(np.int64),
+            _normalised(entry.arrays["test_proba"]),
+            meta.get("seconds", 0.0),
+            str(meta.get("device", "?")),
+            meta,
+        )
+
+    def predict_one(self, image):
+        model = _network(_entry_or_error(self).path, self)
+        with torch.no_grad():
+            x = cnn.to_tensor(np.asarray(image)[None], self.config, next(model.parameters()).device)
+            return _normalised(model(x)[0].exp().cpu().numpy())[0]
 
 
-def knn_neighbours_of(
-    image: np.ndarray, train: np.ndarray, k: int = 4
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (k,) of the nearest raw training images and their squared distances (k,)."""
-    nb = nearest_neighbours(train, image[None], k)
-    return nb.indices[0], nb.sqdist[0]
+@functools.lru_cache(maxsize=8)
+def _network(path, method: CnnMethod):
+    """A cached network rebuilt once per process (per cache entry)."""
+    return cnn.load_model(method.store.load(method.config), method.config)
 
 
-def knn_predict_one(
-    image: np.ndarray, train: np.ndarray, labels: np.ndarray, k: int = 4,
-    weights: str = "distance",
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(prediction, class scores (10,), neighbour indices (k,), squared distances (k,))."""
-    idx, sq = knn_neighbours_of(image, train, k)
-    pred, scores = vote(labels[idx][None], sq[None], k, weights)
-    return int(pred[0]), scores[0], idx, sq
+def _entry_or_error(method: Method) -> Result:
+    entry = method.cached()
+    if entry is None:
+        raise ExplorerError(f"{method.name}: not computed yet ({method.cost}); compute it first")
+    return entry
 
 
-def splines_predict_one(image: np.ndarray, width: int = 1) -> tuple[int, np.ndarray]:
-    """The corrected report templates: (prediction, score per digit (10,), lower = closer)."""
-    s = splines.scores(image[None], width, "corrected")[0]
-    return int(np.argmin(s)), s
+# -- the registry -------------------------------------------------------------------------
 
 
-def learned_predict_one(image: np.ndarray, result: Result, config: LearnedConfig) -> int:
-    return int(predict_learned(image[None], result.arrays["control"], config.width)[0])
+def _builtin() -> list[Method]:
+    return [
+        KnnMethod("raw", "about 10 to 30 s", reported=0.9714),
+        KnnMethod("shifts", "about 1 minute"),
+        KnnMethod("rotations", "about 1 minute", reported=1 - 0.0223),
+        KnnMethod("zooms", "about 1 minute", reported=1 - 0.0288),
+        KnnMethod("augmented", "about 1 to 2.5 minutes", reported=0.9802),
+        KnnMethod("deskewed", "about 15 to 30 s"),
+        KnnMethod("deskewed+augmented", "about 1 to 2.5 minutes"),
+        KnnMethod("deskewed+augmented+diagonals", "about 1.5 to 3 minutes"),
+        KnnMethod("deskewed+augmented+diagonals+pca60", "about 1 to 2 minutes"),
+        ReportSplineMethod("faithful", 1),
+        ReportSplineMethod("corrected", 1),
+        LearnedSplineMethod(),
+        CnnMethod("pattern-faithful", "about 1 minute of training", reported=0.975),
+        CnnMethod("pattern-repaired", "about 4 to 6 minutes of training"),
+        CnnMethod("modern", "about 3 to 5 minutes of training"),
+    ]
 
 
-def cnn_predict_one(image: np.ndarray, result: Result, config: CnnConfig) -> np.ndarray:
-    """Class probabilities (10,) of a cached network for one image."""
-    import torch
+@functools.cache
+def _registry() -> dict[str, Method]:
+    return {m.id: m for m in _builtin()}
 
-    model = cnn_runs.load_model(result, config)
-    with torch.no_grad():
-        x = to_tensor(image[None], config, next(model.parameters()).device)
-        return model(x)[0].exp()[0].cpu().numpy()
+
+def all_methods() -> list[Method]:
+    """Every registered method, in chapter order."""
+    return list(_registry().values())
+
+
+def get(method_id: str) -> Method:
+    """The method of an id, or an error listing the ids there are."""
+    try:
+        return _registry()[method_id]
+    except KeyError:
+        raise ExplorerError(
+            f"method: expected one of {list(_registry())}, found {method_id!r}"
+        ) from None

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from core import evaluate
+from core import cnn, metrics, splines
 from core.cache import config_dict
-from core.data import DATA_CHECKSUM
-from core.knn_runs import (
+from core.data import DATA_CHECKSUM, load_mnist
+from core.knn import (
     REPORT_K,
     REPORT_WEIGHTS,
     VARIANTS,
@@ -38,7 +38,7 @@ def knn_test_figures() -> dict:
         best_k, best_w = table.stack().idxmax()
         y = query_labels(config)
         pred, _ = predict(result, config, REPORT_K, REPORT_WEIGHTS)
-        digits = evaluate.per_digit(y, {"success": pred})["success"]
+        digits = metrics.per_digit(y, {"success": pred})["success"]
         out[variant] = {
             "accuracy": {w: {int(k): _rounded(a) for k, a in table[w].items()} for w in table},
             f"accuracy_K{REPORT_K}_{REPORT_WEIGHTS}": _rounded(table.loc[REPORT_K, REPORT_WEIGHTS]),
@@ -68,8 +68,8 @@ def knn_cv_figures() -> dict:
             folds.append(
                 {
                     "fold": config.fold + 1,
-                    "accuracy_K5_uniform": _rounded(evaluate.accuracy(y, pred)),
-                    "confusion_K5_uniform": evaluate.confusion(y, pred).tolist(),
+                    "accuracy_K5_uniform": _rounded(metrics.accuracy(y, pred)),
+                    "confusion_K5_uniform": metrics.confusion(y, pred).tolist(),
                 }
             )
         out[variant] = {
@@ -86,47 +86,40 @@ def knn_cv_figures() -> dict:
 
 def spline_figures() -> dict:
     """The report's templates per mode and width, and every cached learned set."""
-    from core import spline_runs
-    from core.data import load_mnist
-
     y = load_mnist("test")[1]
     report = {}
-    for (mode, w), accs in spline_runs.report_spline_table().items():
-        pred = spline_runs.report_splines(spline_runs.ReportSplineConfig(mode, w)).arrays
+    for (mode, w), accs in splines.report_spline_table().items():
+        pred = splines.report_splines(splines.ReportSplineConfig(mode, w)).arrays
         report[f"{mode}_width{w}"] = {
             **{k: _rounded(v) for k, v in accs.items()},
             "test_per_digit_success": [
-                _rounded(v) for v in evaluate.per_digit(y, {"s": pred["test_pred"]})["s"]
+                _rounded(v) for v in metrics.per_digit(y, {"s": pred["test_pred"]})["s"]
             ],
-            "test_confusion": evaluate.confusion(y, pred["test_pred"]).tolist(),
+            "test_confusion": metrics.confusion(y, pred["test_pred"]).tolist(),
         }
     learned = [
         {
             "config": r.manifest["config"],
-            "test_accuracy": _rounded(evaluate.accuracy(y, r.arrays["test_pred"])),
+            "test_accuracy": _rounded(metrics.accuracy(y, r.arrays["test_pred"])),
             "train_seconds": _rounded(r.meta.get("seconds", 0)),
             "epoch_train_accuracy": [_rounded(a) for a in r.meta.get("epoch_train_accuracy", [])],
         }
-        for r in spline_runs.STORE.entries()
-        if "control" in r.arrays
+        for r in splines.LEARNED_STORE.entries()
     ]
     return {"report_templates": report, "learned": learned}
 
 
 def cnn_figures() -> dict:
     """Every cached network: test accuracy, per-epoch curves, timings, device."""
-    from core import cnn_runs
-    from core.data import load_mnist
-
     y = load_mnist("test")[1]
     out = {}
-    for r in cnn_runs.cached_results():
+    for r in cnn.cached_results():
         config = r.manifest["config"]
-        name = next((n for n, c in cnn_runs.CONFIGS.items() if config_dict(c) == config), None)
+        name = next((n for n, c in cnn.CONFIGS.items() if config_dict(c) == config), None)
         meta = r.meta
         out[name or f"{config['model']} ({r.path.name})"] = {
             "config": config,
-            "test_accuracy": _rounded(evaluate.accuracy(y, r.arrays["test_pred"])),
+            "test_accuracy": _rounded(metrics.accuracy(y, r.arrays["test_pred"])),
             "val_accuracy": [_rounded(a) for a in meta.get("val_accuracy", [])],
             "train_loss": [_rounded(a) for a in meta.get("train_loss", [])],
             "seconds": _rounded(meta.get("seconds", 0)),
@@ -138,8 +131,11 @@ def cnn_figures() -> dict:
 
 def all_figures() -> dict:
     """Everything cached, as JSON-able data. Computes nothing expensive."""
+    from core.methods import all_methods
+
     return {
         "data_checksum": DATA_CHECKSUM,
+        "methods": [m.describe() for m in all_methods()],
         "knn": {"test": knn_test_figures(), "cross_validation": knn_cv_figures()},
         "splines": spline_figures(),
         "cnn": cnn_figures(),

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard.state import core_notices
+from dashboard.jobs import sidebar
+from dashboard.notices import core_notices
 
 st.set_page_config(page_title="MNIST results explorer", page_icon="🔢", layout="wide")
 
@@ -39,4 +40,7 @@ PAGES = {
     ],
 }
 with core_notices():
-    st.navigation(PAGES).run()
+    page = st.navigation(PAGES)
+    with st.sidebar:
+        sidebar()  # every computation in progress, whichever page started it
+    page.run()

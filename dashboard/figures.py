@@ -150,16 +150,24 @@ def confusion_matrix(cm: np.ndarray, selected: tuple[int, int] | None = None) ->
     )
     if selected is not None:
         fig.add_shape(
-            type="rect", x0=selected[1] - 0.5, x1=selected[1] + 0.5,
-            y0=selected[0] - 0.5, y1=selected[0] + 0.5, line={"color": "#1f77b4", "width": 3},
-        )  # fmt: skip
+            type="rect",
+            x0=selected[1] - 0.5,
+            x1=selected[1] + 0.5,
+            y0=selected[0] - 0.5,
+            y1=selected[0] + 0.5,
+            line={"color": "#1f77b4", "width": 3},
+        )
     axis = {"tickmode": "array", "tickvals": list(range(n)), "showgrid": False, "zeroline": False}
     fig.update_xaxes(title="predicted digit", side="top", range=[-0.6, n - 0.4], **axis)
     fig.update_yaxes(title="true digit", range=[n - 0.4, -0.6], **axis)
     fig.update_layout(
-        height=470, width=470, showlegend=False, plot_bgcolor="white", dragmode="select",
+        height=470,
+        width=470,
+        showlegend=False,
+        plot_bgcolor="white",
+        dragmode="select",
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -177,11 +185,20 @@ def gallery(images: np.ndarray, ids: np.ndarray, captions: list[str], cols: int 
     return fig
 
 
-def lines(frame, x: str, y: str, color: str, title: str = "", percent: bool = True) -> go.Figure:
-    """A line chart of a long table (one line per value of ``color``)."""
+def lines(
+    frame,
+    x: str,
+    y: str,
+    color: str,
+    title: str = "",
+    percent: bool = True,
+    error: str | None = None,
+) -> go.Figure:
+    """A line chart of a long table (one line per value of ``color``), with error bars
+    from the column ``error`` if given."""
     import plotly.express as px
 
-    fig = px.line(frame, x=x, y=y, color=color, markers=True, title=title or None)
+    fig = px.line(frame, x=x, y=y, color=color, markers=True, title=title or None, error_y=error)
     if percent:
         fig.update_yaxes(tickformat=".2%")
     fig.update_layout(height=360, margin={"t": 40 if title else 10, "b": 10})
@@ -215,23 +232,36 @@ def strokes_over_halo(
     """
     fig = go.Figure(
         go.Heatmap(
-            z=halo_image, colorscale=[[0, "white"], [1, "#9ecae1"]], showscale=False,
-            zmin=0, zmax=255,
+            z=halo_image,
+            colorscale=[[0, "white"], [1, "#9ecae1"]],
+            showscale=False,
+            zmin=0,
+            zmax=255,
             hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
         )
-    )  # fmt: skip
+    )
     for i, (curve, ctrl) in enumerate(zip(curves, controls, strict=True)):
         fig.add_trace(
-            go.Scatter(x=curve[:, 1], y=curve[:, 0], mode="lines", name=f"stroke {i + 1}",
-                       line={"width": 2}, hoverinfo="skip")
-        )  # fmt: skip
+            go.Scatter(
+                x=curve[:, 1],
+                y=curve[:, 0],
+                mode="lines",
+                name=f"stroke {i + 1}",
+                line={"width": 2},
+                hoverinfo="skip",
+            )
+        )
         fig.add_trace(
             go.Scatter(
-                x=ctrl[:, 1], y=ctrl[:, 0], mode="markers+lines", name=f"control {i + 1}",
-                line={"dash": "dot", "width": 1}, marker={"size": 8, "symbol": "circle-open"},
+                x=ctrl[:, 1],
+                y=ctrl[:, 0],
+                mode="markers+lines",
+                name=f"control {i + 1}",
+                line={"dash": "dot", "width": 1},
+                marker={"size": 8, "symbol": "circle-open"},
                 hovertemplate="control point (row %{y:.1f}, col %{x:.1f})<extra></extra>",
             )
-        )  # fmt: skip
+        )
     _square_image_axes(fig, title)
     fig.update_layout(showlegend=False, height=330)
     return fig

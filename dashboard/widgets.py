@@ -1,4 +1,4 @@
-"""Composite widgets shared by the pages: the clickable confusion matrix and its gallery."""
+"""Widgets shared by the pages: tables with their CSV, the clickable confusion matrix."""
 
 from __future__ import annotations
 
@@ -8,11 +8,31 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import evaluate
+from core import metrics
 from dashboard import figures
-from dashboard.state import cell_text, download, parse_cell, to_url, url_state
+from dashboard.url import cell_text, parse_cell, to_url, url_state
 
 CELLS = [f"{t}-{p}" for t in range(10) for p in range(10)]
+
+
+def download(frame: pd.DataFrame, name: str, key: str | None = None) -> None:
+    """A CSV download button for a table."""
+    st.download_button(
+        f"Download {name}.csv",
+        frame.to_csv().encode(),
+        f"{name}.csv",
+        "text/csv",
+        key=key or f"csv:{name}",
+        icon=":material/download:",
+    )
+
+
+def table(frame: pd.DataFrame, name: str, **kwargs) -> None:
+    """A table with its CSV download underneath."""
+    st.dataframe(frame, **kwargs)
+    download(frame, name)
+
+
 GALLERY_MAX = 100  # images drawn at once; the CSV lists them all
 
 
@@ -42,7 +62,7 @@ def confusion_drilldown(
     queries, ``index_base`` their indices in ``split`` (default 0..N-1); ``inspect``
     draws more about one chosen image (its neighbours, its probabilities).
     """
-    cm = evaluate.confusion(y_true, y_pred)
+    cm = metrics.confusion(y_true, y_pred)
     errors = cm - np.diag(np.diag(cm))
     worst = np.unravel_index(errors.argmax(), cm.shape)
     url_state(key, cell_text(worst), allowed=CELLS)
@@ -60,9 +80,11 @@ def confusion_drilldown(
         )
         st.caption("Drag a box over a cell (or pick it below) to open its images.")
         st.selectbox(
-            "Cell (true-predicted)", CELLS, key=key,
+            "Cell (true-predicted)",
+            CELLS,
+            key=key,
             format_func=lambda c: f"true {c[0]}, predicted {c[2]}: {cm[parse_cell(c)]} images",
-        )  # fmt: skip
+        )
         to_url(key)
         digits = range(10)
         cm_frame = pd.DataFrame(
@@ -92,9 +114,11 @@ def confusion_drilldown(
             download(listing, f"images-{key}-{true}-{pred}")
             if inspect is not None:
                 chosen = st.selectbox(
-                    "Inspect one image", range(len(rows)), key=f"{key}_image",
+                    "Inspect one image",
+                    range(len(rows)),
+                    key=f"{key}_image",
                     format_func=lambda r: f"{split} #{ids[r]}",
-                )  # fmt: skip
+                )
                 inspect(int(rows[chosen]))
         else:
             st.caption("No image in this cell.")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from core import cache
-from core.__main__ import main
+from core.cli import main
 from core.cache import Store
 from core.errors import ExplorerError
 from tests.conftest import REPO
@@ -207,6 +207,25 @@ def test_cli_cache_ls_and_clear(tmp_cache, capsys):
     assert main(["cache", "clear"]) == 0
     assert (tmp_cache / "MNIST" / "raw").is_dir()  # the data stays
     assert main(["cache", "clear", "nope"]) == 2
-    assert "expected a method among" in capsys.readouterr().err
+    assert "expected a store among" in capsys.readouterr().err
     with pytest.raises(ExplorerError):
         cache.clear("nope")
+
+
+def test_entries_of_older_code_are_stale_listed_and_cleared(tmp_cache, capsys, monkeypatch):
+    # The current entry, one written by an older code version of the same store, and a
+    # folder no store owns any more (the layout of an older release).
+    current = STORE.get_or_compute(Cfg(), _compute)
+    older = Store("demo", "data-checksum", 0).get_or_compute(Cfg(n=4), lambda: _compute(4))
+    monkeypatch.setitem(cache._STORES, "demo", STORE)  # the older Store() registered itself
+    gone = Store("retired", "data-checksum", 1).get_or_compute(Cfg(), _compute)
+    monkeypatch.delitem(cache._STORES, "retired")
+    assert [cache.is_stale(p) for p in (current.path, older.path, gone.path)] == [
+        False, True, True,
+    ]  # fmt: skip
+    assert main(["cache", "ls"]) == 0
+    assert "3 entries" in capsys.readouterr().out
+    assert main(["cache", "clear", "--stale"]) == 0
+    assert "removed 2 stale" in capsys.readouterr().out
+    assert not older.path.exists() and not gone.path.parent.exists()
+    assert STORE.load(Cfg()) is not None  # what the current code reads stays

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 
 from core.export import export_knn
-from core.knn_runs import NeighbourConfig, neighbours
+from core.knn.runs import NeighbourConfig, neighbours
 from tests.conftest import REPO
 
 

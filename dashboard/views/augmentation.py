@@ -1,13 +1,13 @@
 """Augmentation (chapter 1): what each transformation does, what it buys, what it breaks."""
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import augment, evaluate, knn_runs
-from dashboard import figures, knn_state
-from dashboard.state import mnist, table, to_url, url_state
+from core import knn, metrics
+from dashboard import cached, figures, url
+from dashboard.data import mnist
+from dashboard.widgets import table
 
 st.title("Data augmentation")
 st.caption(
@@ -18,42 +18,34 @@ st.caption(
 (x_train, _), (x_test, y_test) = mnist("train"), mnist("test")
 
 st.subheader("The transformations of one image")
-url_state("aug_index", 0, parse=int)
 n = len(x_train)
-if not 0 <= st.session_state["aug_index"] < n:
-    st.toast(f"aug_index: expected 0..{n - 1}; using 0.")
-    st.session_state["aug_index"] = 0
-index = st.number_input(f"Training image (0–{n - 1})", 0, n - 1, key="aug_index")
-to_url("aug_index")
-names = augment.TRANSFORMS
-image = x_train[index : index + 1]
-variants = np.concatenate(
-    [image] + [np.clip(augment.apply_transform(image, t), 0, 255).astype(np.uint8) for t in names]
+index = st.number_input(
+    f"Training image (0–{n - 1})", 0, n - 1, 0, **url.bound("aug_index", 0, range(n))
 )
-captions = ["original"] + [
-    f"{t} ({next(g for g, ts in augment.GROUPS.items() if t in ts)})" for t in names
-]
+variants, captions = knn.transformations(x_train[index])
 st.plotly_chart(
-    figures.gallery(variants, np.arange(len(variants)), captions, cols=len(variants)),
+    figures.gallery(variants, range(len(variants)), captions, cols=len(variants)),
     width="stretch",
     key="aug_transforms",
 )
 st.caption(" · ".join(captions))
 
 st.subheader("Ablation: which transformations help")
-rows, results = [], {}
-for variant in knn_runs.VARIANTS:
-    ours = variant not in knn_runs.REPORT_VARIANTS
+rows, ready = [], {}
+for variant in knn.VARIANTS:
+    ours = variant not in knn.REPORT_VARIANTS
     # The report's variants offer a compute button when missing; ours are listed once cached.
-    cached = knn_runs.cached_neighbours(knn_runs.NeighbourConfig(variant)) is not None
-    result = knn_state.neighbours(variant, stop=False) if cached or not ours else None
-    results[variant] = result
+    config = knn.NeighbourConfig(variant)
+    result = cached.entry(knn.STORE, config) if ours else cached.neighbours(variant, stop=False)
+    ready[variant] = result is not None
     row = {"training set": variant, "in the report": not ours}
     if result is not None:
-        pred = knn_state.votes(variant, None, 4, "distance")[0]
-        row |= {"accuracy": evaluate.accuracy(y_test, pred),
-                "errors": int((pred != y_test).sum()),
-                "training images": result.meta.get("n_train")}  # fmt: skip
+        pred = cached.votes(variant, None, 4, "distance")[0]
+        row |= {
+            "accuracy": metrics.accuracy(y_test, pred),
+            "errors": int((pred != y_test).sum()),
+            "training images": result.meta.get("n_train"),
+        }
     rows.append(row)
 ablation = pd.DataFrame(rows).set_index("training set")
 table(
@@ -62,21 +54,27 @@ table(
     width="stretch",
     column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
 )
-st.caption("Our variants beyond the report are shown once computed (`python -m core knn --all`).")
+st.caption("Our variants beyond the report are shown once computed (`mnist-explorer compute`).")
 
-if results["augmented"] is None or results["raw"] is None:  # their buttons are above
+if not (ready["augmented"] and ready["raw"]):  # their buttons are above
     st.stop()
-raw = knn_state.votes("raw", None, 4, "distance")[0]
-aug = knn_state.votes("augmented", None, 4, "distance")[0]
+raw = cached.votes("raw", None, 4, "distance")[0]
+aug = cached.votes("augmented", None, 4, "distance")[0]
 
 st.subheader("Success per digit, KNN vs augmented KNN (the report's figure 1.7)")
-per_digit = evaluate.per_digit(y_test, {"KNN": raw, "augmented KNN": aug})
+per_digit = metrics.per_digit(y_test, {"KNN": raw, "augmented KNN": aug})
 left, right = st.columns([3, 2])
 fig = go.Figure(
-    [go.Bar(name=c, x=per_digit.index, y=per_digit[c],
-            hovertemplate=c + ", digit %{x}: %{y:.2f} %<extra></extra>")
-     for c in ("KNN", "augmented KNN")]
-)  # fmt: skip
+    [
+        go.Bar(
+            name=c,
+            x=per_digit.index,
+            y=per_digit[c],
+            hovertemplate=c + ", digit %{x}: %{y:.2f} %<extra></extra>",
+        )
+        for c in ("KNN", "augmented KNN")
+    ]
+)
 fig.update_layout(
     barmode="group",
     yaxis={"title": "success (%)", "range": [90, 100]},
@@ -89,8 +87,7 @@ with right:
     table(per_digit.round(2), "per-digit-knn-vs-augmented", width="stretch")
 
 st.subheader("Images augmentation fixed, and images it broke")
-fixed = np.flatnonzero((raw != y_test) & (aug == y_test))
-broke = np.flatnonzero((raw == y_test) & (aug != y_test))
+fixed, broke = metrics.right_wrong(y_test, aug, raw), metrics.right_wrong(y_test, raw, aug)
 st.markdown(
     f"**Fixed: {len(fixed)}** (wrong on raw pixels, right once augmented) · "
     f"**broke: {len(broke)}** (right before, wrong after)"

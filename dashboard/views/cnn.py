@@ -1,16 +1,12 @@
 """CNNs (chapter 3): training curves, errors, and what the zone patterns look like."""
 
-import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import cnn_runs, evaluate
-from core.cnn import PATTERNS
-from core.cnn_train import CnnConfig
-from dashboard import figures
-from dashboard.state import mnist, require, table, to_url, url_state
-from dashboard.widgets import confusion_drilldown
+from core import cnn, methods, metrics
+from dashboard import cached, figures, url
+from dashboard.data import mnist
+from dashboard.widgets import confusion_drilldown, table
 
 st.title("Convolutional networks")
 st.caption(
@@ -20,61 +16,41 @@ st.caption(
     "near chance; repaired (max over patterns, straight-through gradient) it learns. A modern "
     "batch-normalised CNN is the reference."
 )
-(x_test, y_test) = mnist("test")
-
-
-def _describe(r) -> str:
-    c = r.manifest["config"]
-    extra = f", first {c['train_limit']} images" if c.get("train_limit") else ""
-    return f"{c['model']} ({c['epochs']} epochs, {c['optimizer']}{extra}) [{r.path.name[:8]}]"
-
+x_test, y_test = mnist("test")
 
 others = {
     r.path.name: r
-    for r in cnn_runs.cached_results()
-    if CnnConfig(**{**r.manifest["config"], "widths": tuple(r.manifest["config"]["widths"])})
-    not in cnn_runs.CONFIGS.values()
+    for r in cached.entries_of(cnn.STORES.values())
+    if cnn.config_of(r) not in cnn.CONFIGS.values()
 }
-options = list(cnn_runs.CONFIGS) + list(others)
-url_state("cnn_model", "pattern-repaired", allowed=options)
+options = list(cnn.CONFIGS) + list(others)
 choice = st.selectbox(
-    "Network", options, key="cnn_model",
-    format_func=lambda o: f"{o} (the chapter's configuration)" if o in cnn_runs.CONFIGS
-    else _describe(others[o]),
-)  # fmt: skip
-to_url("cnn_model")
-if choice in cnn_runs.CONFIGS:
-    config = cnn_runs.CONFIGS[choice]
-    store = cnn_runs.STORES[config.model]
-    result = require(
-        f"the {choice} network", lambda: store.load(config),
-        lambda progress: cnn_runs.trained(config, progress),
-        f"{config.epochs} epochs of training on this machine's "
-        f"{'GPU' if __import__('torch').cuda.is_available() else 'CPU'}",
-        key=f"cnn:{choice}",
-    )  # fmt: skip
+    "Network",
+    options,
+    index=options.index("pattern-repaired"),
+    format_func=lambda o: (
+        f"{o} (the chapter's configuration)" if o in cnn.CONFIGS else cnn.describe(others[o])
+    ),
+    **url.bound("cnn_model", "pattern-repaired", options),
+)
+if choice in cnn.CONFIGS:
+    result = cached.require_entry(methods.get(f"cnn-{choice}"))
 else:
     result = others[choice]
-    raw = result.manifest["config"]
-    config = CnnConfig(**{**raw, "widths": tuple(raw["widths"])})
+config = cnn.config_of(result)
 
 pred, proba = result.arrays["test_pred"].astype(int), result.arrays["test_proba"]
 meta = result.meta
 m1, m2, m3, m4 = st.columns(4)
-m1.metric("Test accuracy", f"{evaluate.accuracy(y_test, pred):.2%}")
+m1.metric("Test accuracy", f"{metrics.accuracy(y_test, pred):.2%}")
 m2.metric("Training time", f"{meta.get('seconds', 0):.0f} s")
 m3.metric("Device", f"{meta.get('device', '?')} ({meta.get('threads', '?')} threads)")
 m4.metric("Epochs", config.epochs)
 
 st.subheader("Training curves")
-epochs = np.arange(1, len(meta.get("train_loss", [])) + 1)
-curves = pd.DataFrame({"epoch": epochs})
-for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
-    values = meta.get(key, [])
-    if len(values) == len(epochs):
-        curves[key] = values
-left, right = st.columns(2)
+curves = cnn.history_frame(meta)
 long = curves.melt("epoch", var_name="curve")
+left, right = st.columns(2)
 left.plotly_chart(
     figures.lines(
         long[long.curve.str.endswith("loss")], "epoch", "value", "curve", "Loss", percent=False
@@ -93,8 +69,9 @@ st.subheader("Errors")
 
 
 def show_probabilities(row: int) -> None:
-    fig = go.Figure(go.Bar(x=list(range(10)), y=proba[row],
-                           hovertemplate="digit %{x}: %{y:.3f}<extra></extra>"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(x=list(range(10)), y=proba[row], hovertemplate="digit %{x}: %{y:.3f}<extra></extra>")
+    )
     fig.update_layout(
         height=220,
         xaxis={"dtick": 1, "title": "digit"},
@@ -115,11 +92,9 @@ if "activations" not in result.arrays:
 
 st.subheader("Patterns: what fires in each zone, for each digit")
 activations = result.arrays["activations"]
-stats = cnn_runs.pattern_stats(activations, y_test)
-url_state("zone", "top", allowed=["top", "middle", "bottom"])
-zone_name = st.radio("Zone", ["top", "middle", "bottom"], key="zone", horizontal=True)
-to_url("zone")
-zone = ["top", "middle", "bottom"].index(zone_name)
+stats = cnn.pattern_stats(activations, y_test)
+zone_name = st.radio("Zone", cnn.ZONES, horizontal=True, **url.bound("zone", "top", cnn.ZONES))
+zone = cnn.ZONES.index(zone_name)
 left, right = st.columns(2)
 left.plotly_chart(
     figures.matrix(stats[zone]["mean"], f"{zone_name} zone: mean activation"),
@@ -131,35 +106,35 @@ right.plotly_chart(
     width="stretch",
     key="cnn_var",
 )
-fired = cnn_runs.fired_patterns(activations)[:, zone]
-share = pd.crosstab(
-    pd.Series(y_test, name="digit"), pd.Series(fired, name="pattern"), normalize="index"
-).reindex(columns=range(PATTERNS[zone]), fill_value=0)
-st.plotly_chart(figures.matrix(share, f"{zone_name} zone: share of each digit's images where "
-                               "the pattern fires", "Blues", ".1%"), width="stretch",
-                key="cnn_share")  # fmt: skip
+share = cnn.pattern_share(activations, y_test, zone)
+st.plotly_chart(
+    figures.matrix(
+        share,
+        f"{zone_name} zone: share of each digit's images where the pattern fires",
+        "Blues",
+        ".1%",
+    ),
+    width="stretch",
+    key="cnn_share",
+)
 
 st.markdown(
     "**What each pattern looks like**: the mean zone crop of the images where it "
     "fires (left) and its 8 most activating crops."
 )
-crops = cnn_runs.zone_crops(x_test, zone)
-for p in range(PATTERNS[zone]):
-    mean, top = cnn_runs.pattern_picture(x_test, activations, zone, p)
-    n_fire = int((fired == p).sum())
-    tiles = np.concatenate([mean[None].round().astype(np.uint8), crops[top]])
+for p in range(cnn.PATTERNS[zone]):
+    tiles, top, n_fire = cnn.pattern_tiles(x_test, activations, zone, p)
     captions = [f"pattern {p}: mean of {n_fire} crops"] + [
         f"test #{i} (label {y_test[i]})" for i in top
     ]
-    fig = figures.gallery(tiles, np.arange(len(tiles)), captions, cols=len(tiles))
+    fig = figures.gallery(tiles, range(len(tiles)), captions, cols=len(tiles))
     fig.update_layout(height=90, title=None)
     st.plotly_chart(fig, width="stretch", key=f"cnn_pattern_{p}")
 
 st.subheader("Pattern triples of one digit")
-url_state("triple_digit", 3, allowed=list(range(10)))
-digit = st.selectbox("Digit", range(10), key="triple_digit")
-to_url("triple_digit")
-triples = cnn_runs.pattern_triples(activations, y_test, digit)
+DIGITS = list(range(10))
+digit = st.selectbox("Digit", DIGITS, index=3, **url.bound("triple_digit", 3, DIGITS))
+triples = cnn.pattern_triples(activations, y_test, digit)
 table(
     triples.head(30),
     f"triples-{choice}-digit{digit}",

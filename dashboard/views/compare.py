@@ -1,43 +1,31 @@
 """Compare: every method side by side, and the images one gets right and another wrong."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import evaluate
-from core.methods import METHODS, test_predictions
-from dashboard import figures
-from dashboard.state import mnist, require, table, to_url, url_state
+from core import methods, metrics
+from dashboard import cached, figures, url
+from dashboard.data import mnist
+from dashboard.widgets import table
 
 st.title("All methods side by side")
-(x_test, y_test) = mnist("test")
+x_test, y_test = mnist("test")
 
-available: dict[str, np.ndarray] = {}
-missing = []
-for name, method in METHODS.items():
-    pred = test_predictions(method)
-    if pred is None:
-        missing.append(method)
-    else:
-        available[name] = pred
+results = {m: cached.result(m) for m in methods.all_methods()}
+available = {m.name: r.predictions for m, r in results.items() if r is not None}
+missing = [m for m, r in results.items() if r is None]
 
 if missing:
     with st.expander(f"{len(missing)} method(s) not computed yet", expanded=not available):
         for method in missing:
-            require(method.name, method.load, method.compute, method.cost,
-                    key=f"compare:{method.name}", stop=False)  # fmt: skip
+            cached.require_result(method, stop=False)
 if not available:
     st.stop()
 
-overall = pd.DataFrame(
-    {
-        "chapter": [METHODS[n].chapter for n in available],
-        "accuracy": [evaluate.accuracy(y_test, p) for p in available.values()],
-        "errors": [int((p != y_test).sum()) for p in available.values()],
-    },
-    index=pd.Index(list(available), name="method"),
-)
 st.subheader("Overall test accuracy")
+chapters = {m.name: m.chapter for m in results}
+overall = metrics.summary(y_test, available)
+overall.insert(0, "chapter", [chapters[n] for n in overall.index])
 table(
     overall,
     "compare-overall",
@@ -46,23 +34,29 @@ table(
 )
 
 st.subheader("Success per digit (%)")
-per_digit = evaluate.per_digit(y_test, available)
+per_digit = metrics.per_digit(y_test, available)
 st.plotly_chart(
-    figures.matrix(per_digit.drop(columns="support").T.rename_axis(index="method",
-                   columns="digit"), "Success per digit (%)", "RdYlGn", ".2f"),
-    width="stretch", key="compare_heat",
-)  # fmt: skip
+    figures.matrix(
+        per_digit.drop(columns="support").T.rename_axis(index="method", columns="digit"),
+        "Success per digit (%)",
+        "RdYlGn",
+        ".2f",
+    ),
+    width="stretch",
+    key="compare_heat",
+)
 table(per_digit.round(2), "compare-per-digit", width="stretch")
 
 st.subheader("Right for one, wrong for the other")
 names = list(available)
-url_state("right", names[-1], allowed=names)
-url_state("wrong", names[0], allowed=names)
 a, b = st.columns(2)
-right = a.selectbox("Right according to", names, key="right")
-wrong = b.selectbox("…and wrong according to", names, key="wrong")
-to_url("right", "wrong")
-ids = np.flatnonzero((available[right] == y_test) & (available[wrong] != y_test))
+right = a.selectbox(
+    "Right according to", names, index=len(names) - 1, **url.bound("right", names[-1], names)
+)
+wrong = b.selectbox(
+    "…and wrong according to", names, index=0, **url.bound("wrong", names[0], names)
+)
+ids = metrics.right_wrong(y_test, available[right], available[wrong])
 st.markdown(f"**{len(ids)} test images**: {right} gets them right, {wrong} gets them wrong.")
 if len(ids):
     captions = [f"test #{i}: label {y_test[i]}, {wrong} said {available[wrong][i]}" for i in ids]

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.data import SPLITS, samples_per_digit
 from dashboard import figures
-from dashboard.state import mnist
+from dashboard.data import mnist
 
 st.title("MNIST data")
 st.caption(

@@ -4,11 +4,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import methods, splines
+from core import knn, methods, splines
 from core.preprocess import ImageError, image_to_mnist, pixels_to_grey, to_mnist
-from core.spline_learn import hard_templates, nearest_template
-from dashboard import figures
-from dashboard.state import mnist, to_url, url_state
+from dashboard import cached, figures, url
+from dashboard.data import mnist
 
 st.title("Draw a digit")
 st.caption(
@@ -19,9 +18,7 @@ st.caption(
 (x_train, y_train), (x_test, y_test) = mnist("train"), mnist("test")
 
 SOURCES = ["draw", "upload", "test image"]
-url_state("source", "draw", allowed=SOURCES)
-source = st.radio("Digit from", SOURCES, key="source", horizontal=True)
-to_url("source")
+source = st.radio("Digit from", SOURCES, horizontal=True, **url.bound("source", "draw", SOURCES))
 
 raw, digit = None, None
 left, right = st.columns([3, 2])
@@ -31,25 +28,30 @@ with left:
             from streamlit_drawable_canvas import st_canvas
 
             canvas = st_canvas(
-                stroke_width=20, stroke_color="#000000", background_color="#ffffff",
-                height=280, width=280, drawing_mode="freedraw", key="canvas",
+                stroke_width=20,
+                stroke_color="#000000",
+                background_color="#ffffff",
+                height=280,
+                width=280,
+                drawing_mode="freedraw",
+                key="canvas",
                 return_image_data=True,
-            )  # fmt: skip
+            )
             if canvas.image_data is not None and (canvas.image_data[..., :3] < 128).any():
                 raw = pixels_to_grey(canvas.image_data)
         elif source == "upload":
             upload = st.file_uploader(
                 "An image of one digit (PNG, JPEG, GIF, BMP, WebP, TIFF)",
-                type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"], key="upload",
-            )  # fmt: skip
+                type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
+                key="upload",
+            )
             if upload is not None:
                 digit = image_to_mnist(upload.getvalue())
         else:
-            url_state("draw_index", 0, parse=int)
-            if not 0 <= st.session_state["draw_index"] < len(y_test):
-                st.session_state["draw_index"] = 0
-            index = st.number_input("Test image", 0, len(y_test) - 1, key="draw_index")
-            to_url("draw_index")
+            n = len(y_test)
+            index = st.number_input(
+                "Test image", 0, n - 1, 0, **url.bound("draw_index", 0, range(n))
+            )
             raw = x_test[index] / 255.0
         if raw is not None:
             digit = to_mnist(raw)
@@ -61,67 +63,69 @@ if digit is None:
 right.plotly_chart(figures.digit_image(digit, "as MNIST sees it (28 × 28)"), key="draw_digit")
 
 st.subheader("What each method says")
+ready = [m for m in methods.all_methods() if m.status().state == "cached"]
+heavy = [m for m in ready if m.one_image_cost]
+ask_heavy = heavy and st.checkbox(
+    f"Also ask the {len(heavy)} augmented KNN variants (the first time, each needs "
+    f"{heavy[0].one_image_cost})",
+    key="draw_heavy",
+)
 rows = []
-k = 4
-pred, scores, idx, sq = methods.knn_predict_one(digit, x_train, y_train, k)
-rows.append({"method": "KNN: raw pixels (K=4, distance)", "prediction": pred,
-             "confidence": scores[pred]})  # fmt: skip
-sp_pred, sp_scores = methods.splines_predict_one(digit, 1)
-rows.append({"method": "splines: report templates, corrected (width 1)", "prediction": sp_pred,
-             "confidence": np.nan})  # fmt: skip
-learned = methods.METHODS["splines: learned templates (20 per digit, width 1)"]
-learned_result = learned.load()
-
-
-@st.cache_resource(show_spinner=False)
-def learned_templates() -> np.ndarray:
-    control = learned_result.arrays["control"]
-    return hard_templates(control.reshape(-1, *control.shape[2:]), learned.config.width)
-
-
-if learned_result is not None:
+for method in ready:
+    if method.one_image_cost and not ask_heavy:
+        continue
+    scores = method.predict_one(digit)
     rows.append(
         {
-            "method": learned.name,
-            "confidence": np.nan,
-            "prediction": methods.learned_predict_one(digit, learned_result, learned.config),
+            "method": method.name,
+            "prediction": int(scores.argmax()),
+            "score": float(scores.max()),
+            **{str(d): float(scores[d]) for d in range(10)},
         }
     )
-for name in ("CNN: pattern-faithful", "CNN: pattern-repaired", "CNN: modern"):
-    method = methods.METHODS[name]
-    result = method.load()
-    if result is not None:
-        p = methods.cnn_predict_one(digit, result, method.config)
-        rows.append({"method": name, "prediction": int(p.argmax()), "confidence": float(p.max())})
 answers = pd.DataFrame(rows).set_index("method")
 st.dataframe(
     answers,
     width="stretch",
-    column_config={"confidence": st.column_config.NumberColumn(format="percent")},
+    column_config={
+        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.2f")
+        for c in ["score", *map(str, range(10))]
+    },
 )
-missing = len(methods.METHODS) - len(rows) - 2  # the two KNN variants not used here
-if missing > 0:
-    st.caption("Methods not yet computed are missing here; the Compare page computes them.")
+missing = [m.name for m in methods.all_methods() if m not in ready]
+if missing:
+    st.caption(
+        f"Not computed yet, so not asked: {', '.join(missing)}. The Compare page computes them."
+    )
 
-st.subheader(f"The {k} nearest training images (KNN)")
-captions = [f"train #{i}: label {y_train[i]}, distance {np.sqrt(d):.0f}"
-            for i, d in zip(idx, sq, strict=True)]  # fmt: skip
-st.plotly_chart(figures.gallery(x_train, idx, captions, cols=k), key="draw_neighbours")
+K = 4
+st.subheader(f"The {K} nearest training images (KNN, raw pixels)")
+nb = knn.image_neighbours(knn.VARIANTS["raw"], digit, K)
+idx, dist = nb.indices[0], np.sqrt(nb.sqdist[0])
+captions = [
+    f"train #{i}: label {y_train[i]}, distance {d:.0f}" for i, d in zip(idx, dist, strict=True)
+]
+st.plotly_chart(figures.gallery(x_train, idx, captions, cols=K), key="draw_neighbours")
 st.caption(" · ".join(captions))
 
 st.subheader("Best-matching spline templates")
 cols = st.columns(2)
-report = splines.corrected_templates(1)[sp_pred]
+best = int(splines.scores(digit[None], 1, "corrected")[0].argmin())
 cols[0].plotly_chart(
-    figures.digit_image(np.maximum(np.pad(report, ((0, 1), (0, 0))) // 3, digit),
-                        f"report templates: {sp_pred}"), key="draw_report_template",
-)  # fmt: skip
-if learned_result is not None:
-    templates = learned_templates()
-    t = int(nearest_template(digit[None], templates)[0])
-    m = learned.config.templates_per_digit
+    figures.digit_image(
+        splines.overlay(splines.corrected_templates(1)[best], digit), f"report templates: {best}"
+    ),
+    key="draw_report_template",
+)
+learned_method = methods.get("splines-learned")
+learned = cached.entry(learned_method.store, learned_method.config)
+if learned is not None:
+    w, m = learned_method.config.width, learned_method.config.templates_per_digit
+    templates = cached.learned_templates(learned.path.name, learned.arrays["control"], w)
+    t = int(splines.nearest_template(digit[None], templates)[0])
     cols[1].plotly_chart(
-        figures.digit_image(np.maximum(templates[t] // 3, digit),
-                            f"learned templates: {t // m} (template {t % m})"),
+        figures.digit_image(
+            splines.overlay(templates[t], digit), f"learned templates: {t // m} (template {t % m})"
+        ),
         key="draw_learned_template",
-    )  # fmt: skip
+    )

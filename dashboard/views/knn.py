@@ -1,14 +1,13 @@
 """KNN (chapter 1): any K, weighting and training variant, re-voted from cached neighbours."""
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core import evaluate, knn_runs
-from core.knn_runs import VARIANTS, NeighbourConfig
-from dashboard import figures, knn_state
-from dashboard.state import mnist, table, to_url, url_state
-from dashboard.widgets import confusion_drilldown
+from core import knn, metrics
+from dashboard import cached, figures, url
+from dashboard.data import mnist
+from dashboard.widgets import confusion_drilldown, table
+
+WEIGHTS = ("distance", "uniform")
 
 st.title("K nearest neighbours")
 st.caption(
@@ -18,19 +17,20 @@ st.caption(
     "computed once per training variant; moving K or the weighting only re-votes."
 )
 
-url_state("variant", "raw", allowed=list(VARIANTS))
-url_state("k", knn_runs.REPORT_K, allowed=list(knn_runs.K_RANGE))
-url_state("weights", knn_runs.REPORT_WEIGHTS, allowed=list(knn_state.WEIGHTS))
+variants = list(knn.VARIANTS)
 c1, c2, c3 = st.columns([3, 3, 2])
-variant = c1.selectbox("Training set", list(VARIANTS), key="variant")
-k = c2.slider("K (neighbours that vote)", 1, 20, key="k")
-weights = c3.radio("Weighting", knn_state.WEIGHTS, key="weights", horizontal=True)
-to_url("variant", "k", "weights")
+variant = c1.selectbox("Training set", variants, **url.bound("variant", "raw", variants))
+k = c2.slider(
+    "K (neighbours that vote)", 1, 20, knn.REPORT_K, **url.bound("k", knn.REPORT_K, knn.K_RANGE)
+)
+weights = c3.radio(
+    "Weighting", WEIGHTS, horizontal=True, **url.bound("weights", knn.REPORT_WEIGHTS, WEIGHTS)
+)
 
-result = knn_state.neighbours(variant)
+result = cached.neighbours(variant)
 x_test, y_test = mnist("test")
-pred, scores = knn_state.votes(variant, None, k, weights)
-acc = evaluate.accuracy(y_test, pred)
+pred, scores = cached.votes(variant, None, k, weights)
+acc = metrics.accuracy(y_test, pred)
 
 m1, m2, m3 = st.columns(3)
 m1.metric("Test accuracy", f"{acc:.2%}", delta=f"{acc - 0.9714:+.2%} vs the report's 97.14 %")
@@ -39,37 +39,30 @@ m3.metric("Training images", f"{result.meta.get('n_train', 0):,}")
 
 st.subheader("Success per digit")
 columns = {f"{variant}, K={k}, {weights}": pred}
-if variant != "raw" and knn_state.neighbours("raw", stop=False) is not None:
-    columns["the report's: raw, K=4, distance"] = knn_state.votes("raw", None, 4, "distance")[0]
-per_digit = evaluate.per_digit(y_test, columns)
-table(per_digit.round(2), "knn-per-digit", width="stretch")
+if variant != "raw" and cached.neighbours("raw", stop=False) is not None:
+    columns["the report's: raw, K=4, distance"] = cached.votes("raw", None, 4, "distance")[0]
+table(metrics.per_digit(y_test, columns).round(2), "knn-per-digit", width="stretch")
 
 st.subheader("Confusion matrix")
-config = NeighbourConfig(variant=variant)
+config = knn.NeighbourConfig(variant=variant)
 
 
 def show_neighbours(row: int) -> None:
-    idx = result.arrays["indices"][row, :k]
-    dist = np.sqrt(result.arrays["sqdist"][row, :k].astype(float))
-    labels = knn_runs.training_labels(config)[idx]
-    images, about = knn_runs.training_images(config, idx)
-    st.markdown(
-        f"Test #{row}: votes "
-        + ", ".join(f"{d}: {scores[row, d]:.2f}" for d in np.flatnonzero(scores[row]))
-    )
+    images, about = knn.query_neighbours(result, config, row, k)
+    votes = ", ".join(f"{d}: {scores[row, d]:.2f}" for d in range(10) if scores[row, d] > 0)
+    st.markdown(f"Test #{row}: votes {votes}")
     left, right = st.columns([1, 5])
     left.plotly_chart(figures.digit_image(x_test[row], f"test #{row}", height=220), key="knn_query")
     captions = [
         f"train {a}: label {lab}, distance {d:.0f}"
-        for a, lab, d in zip(about, labels, dist, strict=True)
+        for a, lab, d in zip(
+            about["training image"], about["label"], about["distance"], strict=True
+        )
     ]
     right.plotly_chart(
-        figures.gallery(images, np.arange(len(images)), captions, cols=10),
-        key="knn_neighbours",
+        figures.gallery(images, range(len(images)), captions, cols=10), key="knn_neighbours"
     )
-    right.dataframe(
-        pd.DataFrame({"training image": about, "label": labels, "distance": dist}), hide_index=True
-    )
+    right.dataframe(about.drop(columns="index"), hide_index=True)
 
 
 confusion_drilldown(y_test, pred, x_test, key="cell", proba=scores, inspect=show_neighbours)

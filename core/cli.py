@@ -1,0 +1,369 @@
+"""The command line: ``mnist-explorer …``, also ``python -m core …``.
+
+Subcommands: ``dashboard`` (serve the app), ``fetch`` and ``info`` (the data and the
+cache), ``methods`` (every registered method and its status), ``compute`` (methods, or
+everything the pages use, in this process with a progress bar; a dashboard shows them
+as running), ``report`` (every cached figure), ``cache`` (list, clear), and the chapter
+commands ``knn``, ``splines``, ``cnn``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from core import cache
+from core.cache import CACHE_ENV, cache_root, list_entries
+from core.data import DATA_DIR_ENV, check_folder, fetch_mnist, locate_mnist, mnist_raw_dir
+from core.errors import ExplorerError
+from core.progress import tqdm_progress
+from core.sources import SOURCES, pick_sources
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    if args.source:
+        # Fetch from the named sources even if a valid copy is cached: a way to test them.
+        with tqdm_progress("MNIST") as progress:
+            folder = fetch_mnist(pick_sources(args.source), progress)
+    else:
+        with tqdm_progress("MNIST") as progress:
+            folder = locate_mnist(args.data_dir, progress=progress)
+    print(f"MNIST ready (4 files, MD5 verified) in {folder}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    root = cache_root()
+    print(f"cache:       {root}" + (f"  (from ${CACHE_ENV})" if os.environ.get(CACHE_ENV) else ""))
+    if args.data_dir:
+        folder, origin = Path(args.data_dir), "--data-dir"
+    elif os.environ.get(DATA_DIR_ENV):
+        folder, origin = Path(os.environ[DATA_DIR_ENV]), f"${DATA_DIR_ENV}"
+    else:
+        folder, origin = mnist_raw_dir(), "the cache"
+    problems = check_folder(folder)
+    state = f"{len(problems)} of 4 files missing or wrong" if problems else "4 files, MD5 verified"
+    print(f"MNIST data:  {folder}  (from {origin}; {state})")
+    for problem in problems.values():
+        print(f"  - {problem}")
+    from core.knn.products import product_plan
+
+    plan = product_plan()
+    print(f"KNN products: {plan.path}  (CPU capability {plan.cpu}; {plan.reason})")
+    entries = list_entries()
+    print("cached:" + ("" if entries else "      nothing yet"))
+    for e in entries:
+        print(f"  {e.name:<12} {e.n_files:>6} files {e.n_bytes / 2**20:>9.1f} MiB  {e.path}")
+    return 0
+
+
+def _knn(args: argparse.Namespace) -> int:
+    from core import knn
+
+    variants = args.variant or (list(knn.VARIANTS) if args.all else ["raw"])
+    for variant in variants:
+        config = knn.NeighbourConfig(variant=variant, k_max=args.k_max)
+        with tqdm_progress(f"KNN {variant} → test", unit="pairs") as progress:
+            result = knn.neighbours(config, progress)
+        table = knn.accuracy_table(result, config)
+        acc = table.loc[knn.REPORT_K, knn.REPORT_WEIGHTS]
+        print(
+            f"{variant:>20}: test accuracy {100 * acc:.2f}% (K=4, distance), "
+            f"best {100 * table.max().max():.2f}% "
+            f"(K={table.stack().idxmax()[0]}, {table.stack().idxmax()[1]}), "
+            f"search {result.meta['seconds_search']:.1f} s"
+        )
+    if args.cv or args.all:
+        with tqdm_progress("KNN 5-fold cross-validation", unit="pairs") as progress:
+            grid = knn.grid_search(progress=progress, k_max=args.k_max)
+        report = grid.loc[[(k, w) for k in knn.GRID_K for w in knn.WEIGHTS]]
+        print(report[["mean", "std"]].mul(100).round(3).to_string())
+        best = grid["mean"].idxmax()
+        print(f"best over K=1..20: K={best[0]}, {best[1]}: {100 * grid['mean'].max():.3f}%")
+    if args.export:
+        from core.export import export_knn
+
+        for path in export_knn(Path(args.export)):
+            print(f"wrote {path}")
+    return 0
+
+
+def _splines(args: argparse.Namespace) -> int:
+    from core import splines
+    from core.data import load_mnist
+    from core.splines.learned import LearnedConfig
+
+    table = splines.report_spline_table()
+    print("| halo width | faithful, the report's 100 images | faithful, test | corrected, test |")
+    print("| ---: | ---: | ---: | ---: |")
+    for w in splines.WIDTHS:
+        f, c = table[("faithful", w)], table[("corrected", w)]
+        print(
+            f"| {w} | {100 * f['report_sample']:.0f}% | {100 * f['test']:.2f}% "
+            f"| {100 * c['test']:.2f}% |"
+        )
+    if args.learned:
+        config = LearnedConfig(
+            templates_per_digit=args.templates, width=args.width, epochs=args.epochs
+        )
+        with tqdm_progress("learning spline templates", unit="steps") as progress:
+            splines.learned_splines(config, progress)
+    y = load_mnist("test")[1]
+    learned = splines.LEARNED_STORE.entries()
+    if learned:
+        print(
+            "\n| learned templates per digit | strokes | halo width | epochs | test accuracy "
+            "| training (s) |"
+        )
+        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in sorted(
+            learned,
+            key=lambda r: (
+                r.manifest["config"]["width"],
+                r.manifest["config"]["templates_per_digit"],
+            ),
+        ):
+            c = r.manifest["config"]
+            acc = (r.arrays["test_pred"] == y).mean()
+            print(
+                f"| {c['templates_per_digit']} | {c['strokes']} | {c['width']} | {c['epochs']} "
+                f"| {100 * acc:.2f}% | {r.meta['seconds']:.0f} |"
+            )
+    return 0
+
+
+def _cnn(args: argparse.Namespace) -> int:
+    from core import cnn
+    from core.data import load_mnist
+
+    y = load_mnist("test")[1]
+    for name in args.model or list(cnn.CONFIGS):
+        if name not in cnn.CONFIGS:
+            raise ExplorerError(f"model: expected one of {list(cnn.CONFIGS)}, found {name!r}")
+        config = cnn.CONFIGS[name]
+        with tqdm_progress(f"training {name}", unit="epochs") as progress:
+            result = cnn.trained(config, progress)
+        acc = (result.arrays["test_pred"] == y).mean()
+        print(
+            f"{name:>17}: test accuracy {100 * acc:.2f}%, trained in "
+            f"{result.meta['seconds']:.0f} s on {result.meta['device']}"
+        )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+
+    from core.report import all_figures
+
+    figures = all_figures()
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        for variant, f in figures["knn"]["test"].items():
+            print(f"KNN {variant:>20}: {100 * f['accuracy_K4_distance']:.2f}% (K=4, distance)")
+    return 0
+
+
+def _cache_ls(args) -> int:
+    import core.methods  # noqa: F401 (every store known, so stale entries can be told)
+
+    rows = cache.describe(args.store)
+    print(f"cache: {cache_root()}")
+    if not rows:
+        print("no cached results")
+    for r in rows:
+        config = "unreadable manifest" if r["config"] is None else json.dumps(r["config"])
+        stale = " stale" if r["stale"] else ""
+        print(
+            f"{r['store']:<22} {r['key']}  {r['created']:<24} {r['bytes'] / 2**20:8.1f} MB"
+            f"{stale}  {config}"
+        )
+    total = sum(r["bytes"] for r in rows)
+    n_stale = sum(r["stale"] for r in rows)
+    print(
+        f"{len(rows)} entries, {total / 2**20:.1f} MB; {n_stale} stale "
+        "(`cache clear --stale` removes them)"
+    )
+    return 0
+
+
+def _cache_clear(args) -> int:
+    import core.methods  # noqa: F401 (every store known, so stale entries can be told)
+
+    n = cache.clear(args.store, stale_only=args.stale)
+    what = "stale " if args.stale else ""
+    print(
+        f"removed {n} {what}cached result(s) of {args.store or 'every store'} from {cache_root()}"
+    )
+    return 0
+
+
+def _methods(args: argparse.Namespace) -> int:
+    from core.methods import all_methods
+
+    rows = [m.describe() for m in all_methods()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'id':<40} {'status':<8} {'test accuracy':>13}  name")
+    for r in rows:
+        acc = "" if r["test_accuracy"] is None else f"{100 * r['test_accuracy']:.2f}%"
+        status = r["status"] + (f" ({r['reason']})" if r["reason"] else "")
+        print(f"{r['id']:<40} {status:<8} {acc:>13}  {r['name']}")
+    return 0
+
+
+def _compute(args: argparse.Namespace) -> int:
+    from core import jobs, tasks
+    from core.methods import all_methods, get
+
+    if args.all:
+        todo = [m.task() for m in all_methods()]
+        todo += [tasks.folds_task("raw"), tasks.spline_table_task()]
+    elif args.ids:
+        todo = [get(i).task() for i in args.ids]
+    else:
+        raise ExplorerError("compute: expected method ids (see `methods`) or --all, found none")
+    failed = []
+    for task in todo:
+        with tqdm_progress(task.title, unit="steps") as progress:
+            state = jobs.run_here(task, progress)
+        took = (state.finished or 0) - (state.started or state.created)
+        print(
+            f"{state.state:>6}  {task.title}  ({took:.1f} s)"
+            + (f": {state.error}" if state.error else "")
+        )
+        if state.state != jobs.DONE:
+            failed.append(task.title)
+    if failed:
+        raise ExplorerError(f"{len(failed)} computation(s) failed: {'; '.join(failed)}")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    """Serve the app on localhost (the settings of .streamlit/config.toml, wherever run)."""
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    settings = [
+        "--server.address",
+        "localhost",
+        "--server.headless",
+        "true",
+        "--server.maxUploadSize",
+        "5",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    command = [sys.executable, "-m", "streamlit", "run", str(app), *settings, *args.streamlit]
+    os.execv(sys.executable, command)  # replaces this process: Ctrl-C reaches Streamlit
+    return 0  # not reached
+
+
+def _data_commands(sub) -> None:
+    data_help = f"folder holding the four files (default: ${DATA_DIR_ENV}, else the cache)"
+    fetch = sub.add_parser("fetch", help="get MNIST and verify its four files")
+    fetch.add_argument("--data-dir", help=data_help)
+    fetch.add_argument(
+        "--source",
+        action="append",
+        choices=list(SOURCES),
+        help="fetch from this remote source even if a copy is cached (repeatable)",
+    )
+    fetch.set_defaults(run=_fetch)
+    info = sub.add_parser("info", help="where the data and the cache are, and what is cached")
+    info.add_argument("--data-dir", help=data_help)
+    info.set_defaults(run=_info)
+    dash = sub.add_parser("dashboard", help="serve the dashboard at http://localhost:8501")
+    dash.add_argument(
+        "streamlit", nargs=argparse.REMAINDER, help="Streamlit options, e.g. --server.port 8600"
+    )
+    dash.set_defaults(run=_dashboard)
+
+
+def _result_commands(sub) -> None:
+    meth = sub.add_parser("methods", help="every method: id, status, test accuracy when cached")
+    meth.add_argument("--json", action="store_true", help="as JSON")
+    meth.set_defaults(run=_methods)
+    comp = sub.add_parser("compute", help="compute methods (or everything) into the cache")
+    comp.add_argument("ids", nargs="*", help="method ids (see `methods`)")
+    comp.add_argument("--all", action="store_true", help="every method and what pages use")
+    comp.set_defaults(run=_compute)
+    report = sub.add_parser("report", help="every cached figure")
+    report.add_argument("--json", action="store_true", help="as JSON")
+    report.set_defaults(run=_report)
+    cache = sub.add_parser("cache", help="list or clear cached results")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True)
+    ls = cache_sub.add_parser("ls", help="every cached result: store, key, date, size, config")
+    ls.add_argument("store", nargs="?", help="only this store (see `cache ls`)")
+    ls.set_defaults(run=_cache_ls)
+    clr = cache_sub.add_parser("clear", help="remove cached results (the MNIST files stay)")
+    clr.add_argument("store", nargs="?", help="only this store (see `cache ls`)")
+    clr.add_argument(
+        "--stale",
+        action="store_true",
+        help="only entries the current code no longer reads (older definitions or versions)",
+    )
+    clr.set_defaults(run=_cache_clear)
+
+
+def _chapter_commands(sub) -> None:
+    knn = sub.add_parser("knn", help="compute and cache KNN neighbours (chapter 1)")
+    knn.add_argument("--variant", action="append", help="training-set variant (repeatable)")
+    knn.add_argument("--cv", action="store_true", help="the 5-fold cross-validation grid")
+    knn.add_argument("--all", action="store_true", help="every variant and the grid")
+    knn.add_argument("--k-max", type=int, default=20, help="neighbours kept per query")
+    knn.add_argument("--export", metavar="DIR", help="write CSV tables of cached results")
+    knn.set_defaults(run=_knn)
+    spl = sub.add_parser("splines", help="the report's spline halos, and learned ones")
+    spl.add_argument("--learned", action="store_true", help="learn templates (minutes)")
+    spl.add_argument("--templates", type=int, default=20, help="templates per digit")
+    spl.add_argument("--width", type=int, default=1, help="halo width of learned templates")
+    spl.add_argument("--epochs", type=int, default=8, help="training passes")
+    spl.set_defaults(run=_splines)
+    cnn = sub.add_parser("cnn", help="train and cache the CNNs (chapter 3)")
+    cnn_sub = cnn.add_subparsers(dest="cnn_command", required=True)
+    cnn_train = cnn_sub.add_parser("train", help="train (or read from the cache)")
+    cnn_train.add_argument(
+        "--model",
+        action="append",
+        help="pattern-faithful, pattern-repaired or modern (repeatable; default: all three)",
+    )
+    cnn_train.set_defaults(run=_cnn)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mnist-explorer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _data_commands(sub)
+    _result_commands(sub)
+    _chapter_commands(sub)
+    # Streamlit's own options (--server.port …) go through `dashboard` untouched.
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "dashboard":
+        args.streamlit = [*extra, *args.streamlit]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.run(args)
+    except ExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

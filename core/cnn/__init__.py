@@ -1,0 +1,40 @@
+"""Chapter 3: the report's zone-pattern network (faithful and repaired) and a modern CNN.
+
+The public face of the chapter; the modules behind it:
+
+- :mod:`.models` — the networks;
+- :mod:`.train` — their training and evaluation on the whole data set as tensors;
+- :mod:`.runs` — trained networks as cached computations, rebuilt without pickle;
+- :mod:`.patterns` — what the pattern networks' zones learned.
+"""
+
+from core.cnn.models import PATTERNS, ZONE_ROWS, ModernCNN, PatternNet
+from core.cnn.patterns import (
+    ZONES,
+    fired_patterns,
+    pattern_picture,
+    pattern_share,
+    pattern_stats,
+    pattern_tiles,
+    pattern_triples,
+    zone_crops,
+)
+from core.cnn.runs import (
+    CONFIGS,
+    STORES,
+    cached_results,
+    config_of,
+    describe,
+    history_frame,
+    load_model,
+    trained,
+)
+from core.cnn.train import MODELS, CnnConfig, device, to_tensor, train
+
+__all__ = [
+    "CONFIGS", "MODELS", "PATTERNS", "STORES", "ZONE_ROWS", "ZONES", "cached_results",
+    "CnnConfig", "config_of", "describe", "device", "fired_patterns", "history_frame",
+    "load_model", "ModernCNN", "pattern_picture", "pattern_share", "pattern_stats",
+    "pattern_tiles", "pattern_triples", "PatternNet", "to_tensor", "train", "trained",
+    "zone_crops",
+]  # fmt: skip

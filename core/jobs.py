@@ -1,0 +1,362 @@
+"""Computations that outlive the page that asked for them.
+
+A :class:`Task` names a computation of :mod:`core.tasks` (a kind and a few JSON
+parameters, never code). A :class:`JobRunner`, one per server, runs each task in a worker
+*process* of its own (``python -m core.jobs``), one at a time, the rest queued. A worker
+records its progress in ``<cache>/.jobs/<task id>.json``, rewritten atomically and at
+least every second (its heartbeat), and its result goes to the cache as any result does.
+
+So every session, tab and process sees the same progress by reading that file; a rerun,
+a page switch or a closed tab stops nothing; asking for a task that is queued or running
+joins it instead of starting it twice; a worker that dies (killed, out of memory) is
+reported as failed with the reason, and the task can be submitted again. The command
+line runs tasks in its own process with :func:`run_here`, which writes the same file, so
+a dashboard shows those as running too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.cache import cache_root
+
+_log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+HEARTBEAT_S = 1.0  # a live job's state file is rewritten at least this often
+STALE_S = 20.0  # a queued or running job silent this long is taken for dead
+
+
+@dataclass(frozen=True)
+class Task:
+    """A computation of :data:`core.tasks.TASKS`: its kind and JSON-able parameters."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+    title: str = ""  # what a person calls it ("the augmented neighbours of the test set")
+
+    @property
+    def id(self) -> str:
+        ident = json.dumps({"kind": self.kind, "params": self.params}, sort_keys=True)
+        return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What a job's state file says, as any process reads it."""
+
+    id: str
+    kind: str
+    params: dict
+    title: str
+    state: str  # QUEUED, RUNNING, DONE or FAILED
+    done: int = 0
+    total: int = 0
+    created: float = 0.0  # when it was submitted (seconds since the epoch)
+    started: float | None = None
+    updated: float = 0.0  # the last heartbeat
+    finished: float | None = None
+    pid: int | None = None
+    error: str = ""  # one line: why it failed
+    detail: str = ""  # the traceback, for whoever wants it
+
+    @property
+    def active(self) -> bool:
+        return self.state in (QUEUED, RUNNING)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """A straight-line estimate from the progress so far (None before any)."""
+        if self.state != RUNNING or not self.started or not 0 < self.fraction < 1:
+            return None
+        elapsed = (now or time.time()) - self.started
+        return elapsed * (1 - self.fraction) / self.fraction
+
+
+def jobs_dir() -> Path:
+    path = cache_root() / ".jobs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _path(job_id: str) -> Path:
+    return jobs_dir() / f"{job_id}.json"
+
+
+def _write(state: JobState) -> None:
+    path = _path(state.id)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(json.dumps(asdict(state)))
+    os.replace(tmp, path)
+
+
+def read(job_id: str) -> JobState | None:
+    """The state of a job, or None if it was never submitted (or its file is unreadable).
+
+    A queued or running job whose heartbeat stopped is reported as failed: its worker (or
+    the server that queued it) is gone.
+    """
+    try:
+        state = JobState(**json.loads(_path(job_id).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    silent = time.time() - state.updated
+    if state.active and silent > STALE_S:
+        where = "worker" if state.state == RUNNING else "server that queued it"
+        return replace(
+            state,
+            state=FAILED,
+            error=f"the {where} stopped without finishing (no sign of life for {silent:.0f} s)",
+        )
+    return state
+
+
+def all_jobs() -> list[JobState]:
+    """Every job with a state file, newest first."""
+    states = [read(p.stem) for p in jobs_dir().glob("*.json")]
+    return sorted((s for s in states if s), key=lambda s: s.created, reverse=True)
+
+
+def forget(job_id: str) -> None:
+    """Remove a finished job's state file (a failure dismissed)."""
+    state = read(job_id)
+    if state is not None and not state.active:
+        _path(job_id).unlink(missing_ok=True)
+
+
+def _new_state(task: Task, state: str, **changes: Any) -> JobState:
+    now = time.time()
+    return JobState(
+        task.id,
+        task.kind,
+        task.params,
+        task.title or task.kind,
+        state,
+        created=now,
+        updated=now,
+        **changes,
+    )
+
+
+# -- running a task in this process (the worker, and the command line) -----------------
+
+
+class _Reporter:
+    """Progress and heartbeat of one running job, written to its state file."""
+
+    def __init__(self, task: Task):
+        self.state = _new_state(task, RUNNING, started=time.time(), pid=os.getpid())
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.last = 0.0
+        _write(self.state)
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        while not self.stop.wait(HEARTBEAT_S):
+            self.update()
+
+    def update(self, **changes: Any) -> None:
+        with self.lock:
+            self.state = replace(self.state, updated=time.time(), **changes)
+            _write(self.state)
+
+    def progress(self, done: int, total: int) -> None:
+        self.state = replace(self.state, done=done, total=total)
+        if time.monotonic() - self.last > 0.5 or done >= total:
+            self.last = time.monotonic()
+            self.update()
+
+    def finish(self, **changes: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.update(finished=time.time(), **changes)
+
+
+def run_here(task: Task, progress: Callable[[int, int], None] | None = None) -> JobState:
+    """Run ``task`` in this process, its state file kept as a worker keeps it.
+
+    If the task is already queued or running elsewhere, wait for that job instead (and
+    report its progress). Returns the final state; a failure is returned, not raised.
+    """
+    current = read(task.id)
+    if current is not None and current.active:
+        _log.warning(
+            "%s is being computed elsewhere (pid %s); waiting for it", task.title, current.pid
+        )
+        return wait(task.id, progress=progress)
+    return _execute(task, progress)
+
+
+def _execute(task: Task, progress: Callable[[int, int], None] | None = None) -> JobState:
+    reporter = _Reporter(task)  # RUNNING on disk before the heavy imports
+
+    def both(done: int, total: int) -> None:
+        reporter.progress(done, total)
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        from core.tasks import run_task
+
+        run_task(task.kind, task.params, both)
+    except BaseException as exc:  # recorded for every session, then re-raised if fatal
+        reporter.finish(state=FAILED, error=_one_line(exc), detail=traceback.format_exc())
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        reporter.finish(state=DONE, done=max(reporter.state.done, reporter.state.total))
+    return reporter.state
+
+
+def wait(
+    job_id: str,
+    timeout: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    poll: float = 0.25,
+) -> JobState:
+    """Wait until a job is done or failed (or ``timeout`` seconds pass); its last state."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        state = read(job_id)
+        if state is None:
+            raise KeyError(f"no job {job_id}")
+        if progress is not None and state.total:
+            progress(state.done, state.total)
+        if not state.active or (deadline is not None and time.monotonic() > deadline):
+            return state
+        time.sleep(poll)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+# -- the server's runner: worker processes, one at a time --------------------------------
+
+
+class JobRunner:
+    """Runs submitted tasks in worker processes, ``max_workers`` at a time, the rest queued.
+
+    One per server (the dashboard keeps it in ``st.cache_resource``). Its monitor thread
+    starts queued jobs, notices workers that exit without a word (killed: reported with
+    the signal), and keeps the heartbeat of the jobs it queued.
+    """
+
+    def __init__(self, max_workers: int = 1):
+        self.max_workers = max_workers
+        self._queue: deque[Task] = deque()
+        self._workers: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, daemon=True, name="job-runner")
+        self._monitor.start()
+
+    def submit(self, task: Task) -> JobState:
+        """Queue ``task``, or join it if it is already queued or running anywhere."""
+        from core.tasks import check_task
+
+        check_task(task.kind, task.params)
+        with self._lock:
+            current = read(task.id)
+            if current is not None and current.active:
+                return current
+            state = _new_state(task, QUEUED)
+            _write(state)
+            self._queue.append(task)
+        self._wake.set()
+        return state
+
+    def queued(self) -> list[str]:
+        """Ids of the jobs waiting for a worker, first in line first."""
+        with self._lock:
+            return [t.id for t in self._queue]
+
+    def kill(self, job_id: str) -> None:
+        """Stop a job's worker at once (SIGKILL): it is then reported as failed."""
+        with self._lock:
+            proc = self._workers.get(job_id)
+        if proc is not None:
+            proc.send_signal(signal.SIGKILL)
+
+    def _watch(self) -> None:
+        while True:
+            self._wake.wait(0.2)
+            self._wake.clear()
+            try:
+                self._tick()
+            except Exception:  # the monitor must outlive any one bad job
+                _log.exception("job runner: monitor error")
+
+    def _tick(self) -> None:
+        with self._lock:
+            for job_id, proc in list(self._workers.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                del self._workers[job_id]
+                state = read(job_id)
+                if state is not None and state.active:  # died without a word
+                    why = (
+                        f"the worker process was killed by signal {-code}"
+                        if code < 0
+                        else f"the worker process exited with code {code}"
+                    )
+                    _write(
+                        replace(
+                            state,
+                            state=FAILED,
+                            error=why,
+                            finished=time.time(),
+                            updated=time.time(),
+                        )
+                    )
+            while self._queue and len(self._workers) < self.max_workers:
+                task = self._queue.popleft()
+                self._workers[task.id] = self._spawn(task)
+            now = time.time()
+            for task in self._queue:  # queued jobs live as long as this runner does
+                state = read(task.id)
+                if state is not None and state.state == QUEUED:
+                    _write(replace(state, updated=now))
+
+    @staticmethod
+    def _spawn(task: Task) -> subprocess.Popen:
+        spec = json.dumps({"kind": task.kind, "params": task.params, "title": task.title})
+        _log.info("jobs: starting %s", task.title)
+        return subprocess.Popen(
+            [sys.executable, "-m", "core.jobs", spec],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives a server's Ctrl-C
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker entry point: ``python -m core.jobs '{"kind": …, "params": …}'``."""
+    logging.basicConfig(level=logging.INFO, format="worker %(levelname)s %(message)s")
+    spec = json.loads((argv or sys.argv[1:])[0])
+    state = _execute(Task(spec["kind"], spec["params"], spec.get("title", "")))
+    return 0 if state.state == DONE else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

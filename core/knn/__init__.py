@@ -1,0 +1,57 @@
+"""Chapter 1: K nearest neighbours on raw pixels, augmented, deskewed, on PCA features.
+
+The public face of the chapter; the modules behind it:
+
+- :mod:`.search` — the exact brute-force search and the vote;
+- :mod:`.products` — which matrix products this CPU may use, exactly;
+- :mod:`.augment` — the report's augmentations as linear maps, and deskewing;
+- :mod:`.pca` — principal components as integer features;
+- :mod:`.folds` — the report's cross-validation folds;
+- :mod:`.runs` — neighbour lists as cached computations, votes, the grid search.
+"""
+
+from core.knn.augment import (
+    GROUPS,
+    REPORT_GROUPS,
+    TRANSFORMS,
+    apply_transform,
+    deskew,
+    transformations,
+)
+from core.knn.folds import CV_SCHEMES, cv_rows, fold_rows, folds
+from core.knn.products import PATHS, product_plan
+from core.knn.runs import (
+    GRID_K,
+    K_RANGE,
+    REPORT_K,
+    REPORT_VARIANTS,
+    REPORT_WEIGHTS,
+    STORE,
+    VARIANTS,
+    NeighbourConfig,
+    Variant,
+    accuracy_table,
+    cached_neighbours,
+    grid_search,
+    image_neighbours,
+    neighbours,
+    predict,
+    predict_images,
+    query_labels,
+    query_neighbours,
+    search_space,
+    training_images,
+    training_labels,
+    variant_name,
+)
+from core.knn.search import WEIGHTS, Neighbours, nearest_neighbours, vote
+
+__all__ = [
+    "CV_SCHEMES", "GRID_K", "GROUPS", "K_RANGE", "PATHS", "REPORT_GROUPS", "REPORT_K",
+    "REPORT_VARIANTS", "REPORT_WEIGHTS", "STORE", "TRANSFORMS", "VARIANTS", "WEIGHTS",
+    "accuracy_table", "apply_transform", "cached_neighbours", "cv_rows", "deskew", "fold_rows",
+    "folds", "grid_search", "image_neighbours", "nearest_neighbours", "NeighbourConfig",
+    "neighbours", "Neighbours", "predict", "predict_images", "product_plan", "query_labels",
+    "query_neighbours", "search_space", "training_images", "training_labels", "transformations",
+    "Variant", "variant_name", "vote",
+]  # fmt: skip

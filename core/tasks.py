@@ -1,0 +1,102 @@
+"""The computations the job runner may run, by name: a kind and JSON parameters.
+
+A job's state file names its task this way, never as code, so a worker only ever runs
+what this table holds. Each kind checks its parameters before anything is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core import knn, methods, splines
+from core.errors import ExplorerError
+from core.jobs import Task
+from core.progress import Progress
+
+
+def _method(progress: Progress, id: str) -> None:
+    methods.get(id)._compute(progress)
+
+
+def _knn_neighbours(progress: Progress, variant: str, fold: int | None) -> None:
+    knn.neighbours(knn.NeighbourConfig(variant=variant, fold=fold), progress)
+
+
+def _knn_folds(progress: Progress, variant: str) -> None:
+    knn.grid_search(variant, progress=progress)
+
+
+def _spline_table(progress: Progress) -> None:
+    settings = [(m, w) for m in splines.MODES for w in splines.WIDTHS]
+    for i, (mode, width) in enumerate(settings):
+        splines.report_splines(splines.ReportSplineConfig(mode, width))
+        progress(i + 1, len(settings))
+
+
+def _check_method(id: str) -> None:
+    methods.get(id)
+
+
+def _check_neighbours(variant: str, fold: int | None) -> None:
+    knn.NeighbourConfig(variant=variant, fold=fold)
+
+
+def _check_folds(variant: str) -> None:
+    knn.NeighbourConfig(variant=variant)
+
+
+def _check_nothing() -> None:
+    pass
+
+
+# kind: (run, check); check takes exactly the parameters and raises on a bad value.
+_TASKS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
+    "method": (_method, _check_method),
+    "knn-neighbours": (_knn_neighbours, _check_neighbours),
+    "knn-folds": (_knn_folds, _check_folds),
+    "splines-report-table": (_spline_table, _check_nothing),
+}
+
+
+def check_task(kind: str, params: dict) -> None:
+    """Raise :class:`ExplorerError` unless ``kind`` and ``params`` name a task we run."""
+    if kind not in _TASKS:
+        raise ExplorerError(f"task: expected a kind among {list(_TASKS)}, found {kind!r}")
+    try:
+        _TASKS[kind][1](**params)
+    except TypeError as exc:
+        raise ExplorerError(f"task {kind}: unexpected parameters {params} ({exc})") from None
+
+
+def run_task(kind: str, params: dict, progress: Progress) -> None:
+    """Run a task in this process (the worker's body)."""
+    check_task(kind, params)
+    _TASKS[kind][0](progress, **params)
+
+
+# -- the tasks pages and the command line ask for ------------------------------------------
+
+
+def neighbours_task(variant: str, fold: int | None) -> Task:
+    """The neighbour list of a variant on the test set (its method) or on one fold."""
+    if fold is None:
+        return methods.get("knn-" + variant.replace("+", "-")).task()
+    return Task(
+        "knn-neighbours",
+        {"variant": variant, "fold": fold},
+        title=f"the {variant} neighbours of fold {fold + 1}",
+    )
+
+
+def folds_task(variant: str = "raw") -> Task:
+    return Task(
+        "knn-folds",
+        {"variant": variant},
+        title=f"the {variant} neighbours of the 5 cross-validation folds",
+    )
+
+
+def spline_table_task() -> Task:
+    return Task(
+        "splines-report-table", {}, title="the report templates' scores at every mode and width"
+    )

@@ -1,0 +1,183 @@
+"""The one way pages reach results: small keys in, one shared copy out.
+
+A cache entry is read (and its checksums verified) once per server while it stays the
+same: reads are memoised on the entry's folder name and its manifest's modification
+time, so an entry computed later is seen on the next rerun, and a damaged one that the
+cache removed is not served from memory. No page clears Streamlit's caches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import knn, methods, splines, tasks
+from core.cache import Result, Store, cache_root
+from core.methods import Method, TestResult
+from dashboard.jobs import require
+
+
+def _stamp(store: Store, config: Any) -> tuple[str, int] | None:
+    manifest = store.path(config) / "manifest.json"
+    try:
+        return manifest.parent.name, manifest.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _read(store_name: str, stamp: tuple[str, int], _store: Store, _config: Any) -> Result | None:
+    return _store.load(_config)
+
+
+def entry(store: Store, config: Any) -> Result | None:
+    """The verified cache entry of ``config`` in ``store``, or None (never computes)."""
+    stamp = _stamp(store, config)
+    return None if stamp is None else _read(store.method, stamp, store, config)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _entries(store_name: str, stamps: tuple, _store: Store) -> list[Result]:
+    return _store.entries()
+
+
+def entries(store: Store) -> list[Result]:
+    """Every valid entry of a store (any config), oldest first; re-read when one changes."""
+    folder = cache_root() / store.method
+    stamps = (
+        tuple(sorted((p.parent.name, p.stat().st_mtime_ns) for p in folder.glob("*/manifest.json")))
+        if folder.exists()
+        else ()
+    )
+    return _entries(store.method, stamps, store)
+
+
+def entries_of(stores) -> list[Result]:
+    """Every valid entry of several stores, oldest first."""
+    found = [r for store in stores for r in entries(store)]
+    return sorted(found, key=lambda r: r.manifest["created"])
+
+
+# -- methods of the registry ---------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _test_result(method_id: str, stamp: tuple[str, int]) -> TestResult | None:
+    method = methods.get(method_id)
+    cached = entry(method.store, method.config)
+    return None if cached is None else method._test_result(cached)
+
+
+def result(method: Method) -> TestResult | None:
+    """A method's test-set result if cached (predictions, scores, timings)."""
+    stamp = _stamp(method.store, method.config)
+    return None if stamp is None else _test_result(method.id, stamp)
+
+
+def require_result(method: Method, stop: bool = True) -> TestResult | None:
+    """A method's result; when missing, the offer to compute it in the background."""
+    return require(
+        f"“{method.name}”",
+        lambda: result(method),
+        method.task(),
+        method.cost,
+        key=f"method:{method.id}",
+        stop=stop,
+    )
+
+
+def require_entry(method: Method, stop: bool = True) -> Result | None:
+    """A method's raw cache entry (arrays and meta); offered for computing when missing."""
+    return require(
+        f"“{method.name}”",
+        lambda: entry(method.store, method.config),
+        method.task(),
+        method.cost,
+        key=f"method:{method.id}",
+        stop=stop,
+    )
+
+
+# -- chapter 1: neighbour lists by variant and fold, votes by K ---------------------------
+
+
+def neighbours(variant: str, fold: int | None = None, stop: bool = True) -> Result | None:
+    """The neighbour list of (variant, fold); offered for computing when missing."""
+    config = knn.NeighbourConfig(variant=variant, fold=fold)
+    where = "the test set" if fold is None else f"fold {fold + 1}"
+    return require(
+        f"the {variant} neighbours of {where}",
+        lambda: entry(knn.STORE, config),
+        tasks.neighbours_task(variant, fold),
+        "about 10 seconds (raw) to two minutes (augmented variants)",
+        key=f"knn:{variant}:{fold}",
+        stop=stop,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _votes(variant: str, fold: int | None, k: int, weights: str, stamp) -> tuple:
+    config = knn.NeighbourConfig(variant=variant, fold=fold)
+    return knn.predict(entry(knn.STORE, config), config, k, weights)
+
+
+def votes(variant: str, fold: int | None, k: int, weights: str) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, class scores) of a K-vote over cached neighbours: no distance computed."""
+    stamp = _stamp(knn.STORE, knn.NeighbourConfig(variant=variant, fold=fold))
+    return _votes(variant, fold, k, weights, stamp)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def query_labels(variant: str, fold: int | None) -> np.ndarray:
+    return knn.query_labels(knn.NeighbourConfig(variant=variant, fold=fold))
+
+
+def folds_ready(variant: str = "raw") -> bool:
+    """Every fold of the report's cross-validation cached; else the offer to compute them."""
+    n = knn.NeighbourConfig().n_folds
+    ready = all(_stamp(knn.STORE, knn.NeighbourConfig(variant, f)) for f in range(n))
+    if ready:
+        return True
+    require(
+        "the neighbours of the 5 cross-validation folds",
+        lambda: None,
+        tasks.folds_task(variant),
+        "about 10 to 30 seconds per fold",
+        key=f"knn-folds:{variant}",
+    )
+    return False
+
+
+@st.cache_resource(show_spinner="Voting every K and weighting on every fold…", max_entries=4)
+def _grid(variant: str, stamps: tuple) -> pd.DataFrame:
+    return knn.grid_search(variant)
+
+
+def grid_search(variant: str = "raw") -> pd.DataFrame:
+    """The cross-validated grid (K 1..20 × weighting) from the cached folds."""
+    n = knn.NeighbourConfig().n_folds
+    stamps = tuple(_stamp(knn.STORE, knn.NeighbourConfig(variant, f)) for f in range(n))
+    return _grid(variant, stamps)
+
+
+@st.cache_resource(show_spinner=False, max_entries=5)
+def held_out(fold: int) -> np.ndarray:
+    """Training-set indices of the images fold ``fold`` holds out (the report's scheme)."""
+    c = knn.NeighbourConfig(fold=fold)
+    return knn.fold_rows(c.cv_scheme, c.n_folds, c.cv_seed, fold)[1]
+
+
+# -- chapter 2 ------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _learned_templates(entry_name: str, width: int, _control: np.ndarray) -> np.ndarray:
+    return splines.hard_templates(_control.reshape(-1, *_control.shape[2:]), width)
+
+
+def learned_templates(entry_name: str, control: np.ndarray, width: int) -> np.ndarray:
+    """The halo images of a cached learned set: (10 · m, 28, 28) uint8, digit-major."""
+    return _learned_templates(entry_name, width, control)

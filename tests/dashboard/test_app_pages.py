@@ -1,0 +1,193 @@
+"""Every dashboard page rendered by AppTest: no exception, and a widget change shows what
+core computes for the new value."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import methods, metrics
+from core.cnn import runs as cnn_runs
+from core.cnn.train import CnnConfig
+from core.knn import runs as knn_runs
+from core.knn.runs import NeighbourConfig
+from core.splines import report as splines
+from core.splines import runs as spline_runs
+from tests.conftest import REPO
+from tests.dashboard.plotly_spec import array, traces
+
+APP = str(REPO / "dashboard" / "app.py")
+PAGES = sorted(p.stem for p in (REPO / "dashboard" / "views").glob("*.py"))  # every page
+
+
+def open_page(page: str, **query) -> AppTest:
+    st.cache_resource.clear()  # each test may point at its own cache folder
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update(query)
+    at.run()  # the default page first: switch_page needs a run's page registry
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def heading(at: AppTest, pattern: str) -> re.Match:
+    for md in at.markdown:
+        if m := re.search(pattern, md.value):
+            return m
+    raise AssertionError(f"no markdown matching {pattern!r}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_cache(cached_copy, page):
+    # Nothing computed yet: each page says what is missing and offers its buttons, once.
+    at = open_page(page)
+    keys = [b.key for b in at.button]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.fixture(scope="module")
+def raw_neighbours(mnist_dir):
+    config = NeighbourConfig()
+    return knn_runs.neighbours(config), config
+
+
+@pytest.mark.slow
+def test_knn_page_k_weighting_and_cell(raw_neighbours, mnist_test):
+    result, config = raw_neighbours
+    _, y = mnist_test
+    at = open_page("knn")
+    assert metric(at, "Test accuracy") == "97.14%"  # the report's figure
+    at.slider(key="k").set_value(1).run()
+    at.radio(key="weights").set_value("uniform").run()
+    pred = knn_runs.predict(result, config, 1, "uniform")[0]
+    assert metric(at, "Test accuracy") == f"{metrics.accuracy(y, pred):.2%}"
+    at.selectbox(key="cell").set_value("4-9").run()
+    n = int(((y == 4) & (pred == 9)).sum())
+    assert heading(at, r"True 4, predicted 9: (\d+)").group(1) == str(n)
+    assert at.query_params["k"] == "1" and at.query_params["cell"] == "4-9"
+    # The gallery holds exactly the images of that cell.
+    gallery = traces(at.get("plotly_chart")[1])[0]
+    ids = array(gallery["customdata"])
+    shown = np.unique(ids[ids >= 0])
+    assert len(shown) == n
+
+
+@pytest.mark.slow
+def test_knn_page_bad_url_falls_back_with_a_notice(raw_neighbours):
+    at = open_page("knn", k="99", weights="nope", variant="raw", cell="x")
+    assert metric(at, "Test accuracy") == "97.14%"
+    notices = " ".join(t.value for t in at.toast)
+    assert "k='99' ignored" in notices and "weights='nope' ignored" in notices
+    assert "cell='x' ignored" in notices
+
+
+@pytest.mark.slow
+def test_cross_validation_page_fold_choice(mnist_dir, mnist_train):
+    knn_runs.grid_search("raw")  # the folds, computed if the cache lacks them
+    at = open_page("cross_validation")
+    assert "K = 4, distance weighting: 97.358%" in at.success[0].value  # the report's best
+    at.selectbox(key="fold").set_value(3).run()
+    config = NeighbourConfig(fold=2)
+    pred = knn_runs.predict(knn_runs.cached_neighbours(config), config, 4, "distance")[0]
+    acc = metrics.accuracy(knn_runs.query_labels(config), pred)
+    assert metric(at, "Fold 3 accuracy") == f"{acc:.3%}"
+
+
+@pytest.mark.slow
+def test_augmentation_page(mnist_dir, mnist_train, mnist_test):
+    for variant in knn_runs.REPORT_VARIANTS:
+        knn_runs.neighbours(NeighbourConfig(variant))
+    at = open_page("augmentation")
+    frame = at.dataframe[0].value
+    assert frame.loc["augmented", "errors"] == 198  # 98.02 %, the report's figure
+    at.number_input(key="aug_index").set_value(7).run()
+    first = traces(at.get("plotly_chart")[0])[0]
+    np.testing.assert_array_equal(array(first["z"])[:28, :28], mnist_train[0][7])
+    assert heading(at, r"Fixed: (\d+)").group(1) == "139"
+
+
+def test_spline_page_width_slider(cached_copy):
+    at = open_page("splines")
+    assert not at.exception
+    # The accuracy table is missing in this empty cache: the button computes it.
+    at.button(key="compute:splines-report").click().run()
+    assert not at.exception
+    for width in (0, 3):
+        at.slider(key="sp_width").set_value(width).run()
+        expected = int((splines.corrected_templates(width)[2] > 0).sum())
+        assert f"Halo pixels of the whole template: {expected} of" in at.caption[-1].value or any(
+            f"{expected} of 756" in c.value for c in at.caption
+        )
+    table = at.dataframe[0].value
+    acc = table.set_index(["templates", "width"]).loc[("report, corrected", 0), "accuracy"]
+    assert acc == pytest.approx(0.3794, abs=1e-4)
+
+
+def test_cnn_page_on_a_small_network(cached_copy, mnist_test):
+    config = CnnConfig(model="pattern-repaired", epochs=1, train_limit=2000, optimizer="adam")
+    result = cnn_runs.trained(config)
+    at = open_page("cnn", cnn_model=result.path.name)
+    _, y = mnist_test
+    acc = metrics.accuracy(y, result.arrays["test_pred"])
+    assert metric(at, "Test accuracy") == f"{acc:.2%}"
+    titles = [traces(c)[0].get("type") for c in at.get("plotly_chart")]
+    assert "heatmap" in titles
+    at.radio(key="zone").set_value("middle").run()
+    assert not at.exception
+    digit = 5
+    at.selectbox(key="triple_digit").set_value(digit).run()
+    triples = at.dataframe[-1].value
+    expected = cnn_runs.pattern_triples(result.arrays["activations"], y, digit)
+    assert triples["images"].tolist() == expected["images"].head(30).tolist()
+
+
+def test_compare_page_computes_a_missing_method(cached_copy, mnist_test):
+    at = open_page("compare")
+    name = "splines: report templates, corrected (width 1)"
+    at.button(key=f"compute:compare:{name}").click().run()
+    assert not at.exception
+    overall = at.dataframe[0].value
+    pred = spline_runs.report_splines(spline_runs.ReportSplineConfig("corrected", 1))
+    acc = metrics.accuracy(mnist_test[1], pred.arrays["test_pred"])
+    assert overall.loc[name, "accuracy"] == pytest.approx(acc)
+
+
+def test_draw_page_on_a_test_image(cached_copy, mnist_train, mnist_test):
+    at = open_page("draw", source="test image")
+    at.number_input(key="draw_index").set_value(3).run()
+    assert not at.exception
+    from core.preprocess import to_mnist
+
+    digit = to_mnist(mnist_test[0][3] / 255.0)
+    pred = methods.knn_predict_one(digit, *mnist_train)[0]
+    answers = at.dataframe[0].value
+    assert answers.loc["KNN: raw pixels (K=4, distance)", "prediction"] == pred
+    assert (
+        answers.loc["splines: report templates, corrected (width 1)", "prediction"]
+        == (methods.splines_predict_one(digit)[0])
+    )
+
+
+def test_a_damaged_cache_entry_is_reported_in_the_page_and_offered_again(cached_copy):
+    config = spline_runs.ReportSplineConfig("corrected", 2)
+    arrays = spline_runs.report_splines(config).path / "arrays.npz"
+    data = bytearray(arrays.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    arrays.write_bytes(bytes(data))
+    at = open_page("splines")
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and "discarding unreadable entry" in warnings[0]
+    assert "checksum of arrays.npz differs" in warnings[0]
+    assert any("Not computed yet" in i.value for i in at.info)
+    at.button(key="compute:splines-report").click().run()
+    assert not at.exception and not at.warning  # reported once, then recomputed
+    assert spline_runs.STORE.load(config) is not None

@@ -1,0 +1,185 @@
+"""End to end in a real browser: the app served on localhost, driven by Playwright.
+
+Headless Chromium from Debian's ``chromium`` package (``MNIST_EXPLORER_CHROMIUM`` to use
+another executable). Screenshots land in ``artifacts/e2e/`` (the README shows some of them).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from core import metrics
+from core.knn import runs as knn_runs
+from core.knn.runs import NeighbourConfig
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = REPO / "artifacts" / "e2e"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+def _chromium() -> str:
+    path = os.environ.get("MNIST_EXPLORER_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        pytest.fail("no chromium executable: `apt-get install chromium` (the CI script does)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(mnist_dir):
+    # The raw neighbours are what the KNN page shows; computed here if the cache lacks them.
+    knn_runs.neighbours(NeighbourConfig())
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+         "--server.port", str(port), "--server.headless", "true"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://localhost:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the app did not start within a minute")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1600})
+        pg.set_default_timeout(120_000)
+        # The first session of a fresh server that opens a page other than the default one
+        # gets a spurious "Page not found" dialog over the right page (streamlit#9992):
+        # open the default page once, as a visitor who first lands on the home page.
+        pg.goto(server)
+        _settled(pg)
+        yield pg
+        browser.close()
+
+
+def _settled(page) -> None:
+    """Wait until the script run is over (no 'Running…' widget) and the page is drawn."""
+    page.wait_for_selector("[data-testid=stMain]")
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    page.wait_for_timeout(500)
+
+
+def _metric(page, label: str) -> str:
+    box = page.locator("[data-testid=stMetric]", has_text=label)
+    return box.locator("[data-testid=stMetricValue]").inner_text()
+
+
+def _eventually(read, expected, seconds: float = 60):
+    """Poll ``read()`` until it equals ``expected`` (a rerun takes a moment to land)."""
+    deadline = time.monotonic() + seconds
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return value
+
+
+def test_knn_page_k_slider_and_confusion_cell(server, page, mnist_test):
+    _, y = mnist_test
+    config = NeighbourConfig()
+    result = knn_runs.cached_neighbours(config)
+    page.goto(f"{server}/knn")
+    _settled(page)
+    assert _metric(page, "Test accuracy") == "97.14%"
+    page.screenshot(path=ARTIFACTS / "knn.png")
+
+    # K 4 → 5 with the keyboard on the slider.
+    page.get_by_role("slider").focus()
+    page.keyboard.press("ArrowRight")
+    pred5 = knn_runs.predict(result, config, 5, "distance")[0]
+    shown = f"{metrics.accuracy(y, pred5):.2%}"
+    assert shown != "97.14%"
+    assert _eventually(lambda: _metric(page, "Test accuracy"), shown) == shown
+    _settled(page)
+    assert "k=5" in page.url
+
+    # Box-drag over the marker of cell (true 7, predicted 2).
+    true, predicted = 7, 2
+    expected = int(((y == true) & (pred5 == predicted)).sum())
+    assert expected > 0
+    point = page.locator(".scatterlayer .points path").nth(true * 10 + predicted)
+    box = point.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - 10, cy - 10)
+    page.mouse.down()
+    page.mouse.move(cx + 10, cy + 10, steps=5)
+    page.mouse.up()
+    heading = page.get_by_text(re.compile(r"True \d, predicted \d: \d+ "))
+    want = f"True {true}, predicted {predicted}: {expected} misclassified test images"
+    assert _eventually(heading.inner_text, want) == want
+    _settled(page)
+    assert "cell=7-2" in page.url
+    page.screenshot(path=ARTIFACTS / "knn-cell-7-2.png")
+
+
+def test_draw_page_predicts_a_drawn_digit(server, page):
+    page.goto(f"{server}/draw")
+    _settled(page)
+    canvas = page.locator("canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    x, top = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15
+    page.mouse.move(x, top)
+    page.mouse.down()
+    page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=20)  # a vertical stroke: a 1
+    page.mouse.up()
+    # The rerun the stroke triggers may start a moment later: wait for its last figure
+    # (the best spline template, drawn at the end of the page) rather than for quiet.
+    page.wait_for_function(
+        "() => /report templates: \\d/.test("
+        "document.querySelector('[data-testid=stMain]').innerText)"
+    )
+    _settled(page)
+    page.screenshot(path=ARTIFACTS / "draw.png")
+    text = page.locator("[data-testid=stMain]").inner_text()
+    assert re.search(r"report templates: \d", text)
+    assert "What each method says" in text
+    nearest = re.findall(r"train #\d+: label (\d)", text)
+    assert len(nearest) == 4
+    assert np.bincount([int(d) for d in nearest]).argmax() == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["data", "cross-validation", "augmentation", "splines", "cnn", "compare"]
+)
+def test_every_page_renders_in_the_browser(server, page, path):
+    page.goto(f"{server}/{path}")
+    _settled(page)
+    page.locator("[data-testid=stMain] h1").first.wait_for()
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=ARTIFACTS / f"{path}.png")
