@@ -163,6 +163,9 @@ class _Reporter:
 
     def __init__(self, task: Task):
         self.state = _new_state(task, RUNNING, started=time.time(), pid=os.getpid())
+        queued = read(task.id)
+        if queued is not None and queued.state == QUEUED:  # keep when it was asked for
+            self.state = replace(self.state, created=queued.created)
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.last = 0.0

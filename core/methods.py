@@ -73,6 +73,7 @@ class Method(ABC):
     reported: float | None = None  # the report's published test accuracy, if any
     # What the first predict_one costs when it is more than a moment (None: a moment).
     one_image_cost: str | None = None
+    trained = True  # predict_one needs its cached result (False: it works from the data)
 
     @property
     @abstractmethod
@@ -90,7 +91,11 @@ class Method(ABC):
     @abstractmethod
     def predict_one(self, image: np.ndarray) -> np.ndarray:
         """Class scores (10,) summing to 1 for one (28, 28) image of 0..255 pixels.
-        Needs the cached result where the method is trained."""
+        Needs the cached result where the method is ``trained``."""
+
+    def can_predict_one(self) -> bool:
+        """Whether :meth:`predict_one` can answer now (a trained method: once cached)."""
+        return not self.trained or self.status().state == "cached"
 
     def task(self) -> jobs.Task:
         return jobs.Task("method", {"id": self.id}, title=self.name)
@@ -152,6 +157,7 @@ class KnnMethod(Method):
     """A training variant of chapter 1, voted with the report's K = 4, distance-weighted."""
 
     chapter = 1
+    trained = False
 
     def __init__(self, variant: str, cost: str, reported: float | None = None):
         self.variant = variant
@@ -192,6 +198,7 @@ class ReportSplineMethod(Method):
 
     chapter = 2
     cost = "a few seconds"
+    trained = False
 
     def __init__(self, mode: str, width: int):
         self.config = splines.ReportSplineConfig(mode, width)
@@ -227,8 +234,8 @@ class LearnedSplineMethod(Method):
     chapter = 2
     cost = "about 3 to 10 minutes of training"
 
-    def __init__(self):
-        self.config = splines.LearnedConfig()
+    def __init__(self, config: splines.LearnedConfig | None = None):
+        self.config = config or splines.LearnedConfig()
         self.id = "splines-learned"
         c = self.config
         self.name = (
@@ -265,9 +272,15 @@ class CnnMethod(Method):
 
     chapter = 3
 
-    def __init__(self, model: str, cost: str, reported: float | None = None):
+    def __init__(
+        self,
+        model: str,
+        cost: str,
+        reported: float | None = None,
+        config: cnn.CnnConfig | None = None,
+    ):
         self.model = model
-        self.config = cnn.CONFIGS[model]
+        self.config = config or cnn.CONFIGS[model]
         self.id, self.name = f"cnn-{model}", f"CNN: {model}"
         self.cost, self.reported = cost, reported
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from core import cache
-from core.cli import main
 from core.cache import Store
+from core.cli import main
 from core.errors import ExplorerError
 from tests.conftest import REPO
 

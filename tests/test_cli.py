@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: a separate Python process."""
 
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,39 @@ def test_a_wrong_data_dir_is_a_clear_error_and_exit_code_2(tmp_path):
     assert "Traceback" not in result.stderr
     info = _run("info", "--data-dir", str(tmp_path))
     assert "4 of 4 files missing or wrong" in info.stdout
+
+
+def test_methods_json_lists_every_registry_entry(cached_copy):
+    from core.methods import all_methods
+
+    env = {"MNIST_EXPLORER_CACHE": str(cached_copy.parent.parent)}
+    out = _run("methods", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert [m["id"] for m in listed] == [m.id for m in all_methods()]
+    assert all(m["status"] == "missing" and m["test_accuracy"] is None for m in listed)
+    assert {"id", "name", "chapter", "status", "test_accuracy"} <= set(listed[0])
+    computed = _run("compute", "knn-raw", env=env)
+    assert computed.returncode == 0, computed.stderr
+    listed = json.loads(_run("methods", "--json", env=env).stdout)
+    raw = next(m for m in listed if m["id"] == "knn-raw")
+    assert raw["status"] == "cached" and raw["test_accuracy"] == 0.9714
+
+
+def test_compute_names_what_it_cannot_compute():
+    out = _run("compute", "knn-sheared")
+    assert out.returncode == 2 and "method: expected one of" in out.stderr
+    out = _run("compute")
+    assert out.returncode == 2 and "expected method ids" in out.stderr
+
+
+def test_dashboard_passes_streamlit_options_through(monkeypatch):
+    from core import cli
+
+    seen = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: seen.append(argv))
+    assert cli.main(["dashboard", "--server.port", "8600"]) == 0
+    argv = seen[0]
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("dashboard/app.py")
+    assert argv[-2:] == ["--server.port", "8600"]
+    assert argv[argv.index("--server.address") + 1] == "localhost"  # unless overridden

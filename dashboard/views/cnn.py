@@ -24,15 +24,17 @@ others = {
     if cnn.config_of(r) not in cnn.CONFIGS.values()
 }
 options = list(cnn.CONFIGS) + list(others)
+# Not bound: a bound widget would carry its formatted label in the URL, not the entry name.
+url.url_state("cnn_model", "pattern-repaired", allowed=options)
 choice = st.selectbox(
     "Network",
     options,
-    index=options.index("pattern-repaired"),
+    key="cnn_model",
     format_func=lambda o: (
         f"{o} (the chapter's configuration)" if o in cnn.CONFIGS else cnn.describe(others[o])
     ),
-    **url.bound("cnn_model", "pattern-repaired", options),
 )
+url.to_url("cnn_model")
 if choice in cnn.CONFIGS:
     result = cached.require_entry(methods.get(f"cnn-{choice}"))
 else:

@@ -63,7 +63,7 @@ if digit is None:
 right.plotly_chart(figures.digit_image(digit, "as MNIST sees it (28 × 28)"), key="draw_digit")
 
 st.subheader("What each method says")
-ready = [m for m in methods.all_methods() if m.status().state == "cached"]
+ready = [m for m in methods.all_methods() if m.can_predict_one()]
 heavy = [m for m in ready if m.one_image_cost]
 ask_heavy = heavy and st.checkbox(
     f"Also ask the {len(heavy)} augmented KNN variants (the first time, each needs "
@@ -95,7 +95,7 @@ st.dataframe(
 missing = [m.name for m in methods.all_methods() if m not in ready]
 if missing:
     st.caption(
-        f"Not computed yet, so not asked: {', '.join(missing)}. The Compare page computes them."
+        f"Not trained yet, so not asked: {', '.join(missing)}. The Compare page computes them."
     )
 
 K = 4

@@ -88,7 +88,7 @@ st.subheader("Accuracy against halo width")
 settings = [splines.ReportSplineConfig(m, w) for m in splines.MODES for w in splines.WIDTHS]
 require(
     "the report templates' scores at every mode and width",
-    lambda: all(cached.entry(splines.REPORT_STORE, c) for c in settings) or None,
+    lambda: all([cached.entry(splines.REPORT_STORE, c) for c in settings]) or None,
     tasks.spline_table_task(),
     "a few seconds",
     key="splines-report",

@@ -183,3 +183,27 @@ def test_ema_returns_the_running_average_of_the_weights(mnist_train):
     for bad in ({"ema": 1.0}, {"temperature": 0.0}):
         with pytest.raises(ExplorerError, match="temperature > 0 and ema in"):
             CnnConfig(**bad)
+
+
+def test_pattern_share_tiles_and_history_for_a_page(mnist_test):
+    from core.cnn import history_frame, pattern_share, pattern_tiles
+
+    images, labels = mnist_test
+    rng = np.random.default_rng(0)
+    activations = rng.random((500, sum(PATTERNS))).astype(np.float32)
+    fired = fired_patterns(activations)
+    for zone in range(3):
+        share = pattern_share(activations, labels[:500], zone)
+        assert share.shape == (10, PATTERNS[zone])
+        np.testing.assert_allclose(share.sum(axis=1), 1.0)
+        own = fired[labels[:500] == 3, zone]
+        assert share.loc[3, 0] == pytest.approx(np.mean(own == 0))
+    tiles, top, n_fire = pattern_tiles(images[:500], activations, 1, 4, top=5)
+    mean, strongest = pattern_picture(images[:500], activations, 1, 4, top=5)
+    assert tiles.shape == (6, 10, 28) and n_fire == int((fired[:, 1] == 4).sum())
+    np.testing.assert_array_equal(tiles[0], mean.round().astype(np.uint8))
+    np.testing.assert_array_equal(top, strongest)
+    np.testing.assert_array_equal(tiles[1:], zone_crops(images[:500][strongest], 1))
+    frame = history_frame({"train_loss": [1.0, 0.5], "val_accuracy": [0.8, 0.9], "x": [1]})
+    assert list(frame.columns) == ["epoch", "train_loss", "val_accuracy"]
+    assert frame["epoch"].tolist() == [1, 2]

@@ -18,9 +18,10 @@ import urllib.request
 import numpy as np
 import pytest
 
-from core import metrics
-from core.knn import runs as knn_runs
-from core.knn.runs import NeighbourConfig
+from core import jobs, knn, methods, metrics
+from core.cache import CACHE_ENV
+from core.data import FILES
+from core.knn import NeighbourConfig
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -44,15 +45,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(mnist_dir):
-    # The raw neighbours are what the KNN page shows; computed here if the cache lacks them.
-    knn_runs.neighbours(NeighbourConfig())
+def _serve(env: dict | None = None):
+    """Start the app on a free port; yields its URL, stops it afterwards."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
-         "--server.port", str(port), "--server.headless", "true"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "core", "dashboard", "--server.port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ | (env or {}),
     )  # fmt: skip
     url = f"http://localhost:{port}"
     try:
@@ -71,21 +69,39 @@ def server(mnist_dir):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def server(mnist_dir):
+    # The raw neighbours are what the KNN page shows; computed here if the cache lacks them.
+    knn.neighbours(NeighbourConfig())
+    yield from _serve()
+
+
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1600})
-        pg.set_default_timeout(120_000)
-        # The first session of a fresh server that opens a page other than the default one
-        # gets a spurious "Page not found" dialog over the right page (streamlit#9992):
-        # open the default page once, as a visitor who first lands on the home page.
-        pg.goto(server)
-        _settled(pg)
-        yield pg
-        browser.close()
+        chromium = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url: str):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1600})
+    pg.set_default_timeout(120_000)
+    # The first session of a fresh server that opens a page other than the default one
+    # gets a spurious "Page not found" dialog over the right page (streamlit#9992):
+    # open the default page once, as a visitor who first lands on the home page.
+    pg.goto(url)
+    _settled(pg)
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    pg = _open(browser, server)
+    yield pg
+    pg.close()
 
 
 def _settled(page) -> None:
@@ -112,7 +128,7 @@ def _eventually(read, expected, seconds: float = 60):
 def test_knn_page_k_slider_and_confusion_cell(server, page, mnist_test):
     _, y = mnist_test
     config = NeighbourConfig()
-    result = knn_runs.cached_neighbours(config)
+    result = knn.cached_neighbours(config)
     page.goto(f"{server}/knn")
     _settled(page)
     assert _metric(page, "Test accuracy") == "97.14%"
@@ -121,7 +137,7 @@ def test_knn_page_k_slider_and_confusion_cell(server, page, mnist_test):
     # K 4 → 5 with the keyboard on the slider.
     page.get_by_role("slider").focus()
     page.keyboard.press("ArrowRight")
-    pred5 = knn_runs.predict(result, config, 5, "distance")[0]
+    pred5 = knn.predict(result, config, 5, "distance")[0]
     shown = f"{metrics.accuracy(y, pred5):.2%}"
     assert shown != "97.14%"
     assert _eventually(lambda: _metric(page, "Test accuracy"), shown) == shown
@@ -183,3 +199,48 @@ def test_every_page_renders_in_the_browser(server, page, path):
     page.locator("[data-testid=stMain] h1").first.wait_for()
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=ARTIFACTS / f"{path}.png")
+
+
+# -- a computation outlives the page that started it ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory, mnist_dir):
+    """The app on a cache of its own that holds only the MNIST files."""
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "MNIST" / "raw").mkdir(parents=True)
+    for name in FILES:
+        shutil.copy(mnist_dir / name, cache / "MNIST" / "raw" / name)
+    for url in _serve({CACHE_ENV: str(cache)}):
+        yield url, cache
+
+
+def _nav(page, title: str) -> None:
+    """Switch page with the sidebar's link: the same session, as a person clicks."""
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    _settled(page)
+
+
+def test_a_computation_started_on_one_page_finishes_while_another_is_open(
+    empty_server, browser, monkeypatch
+):
+    server, cache = empty_server
+    monkeypatch.setenv(CACHE_ENV, str(cache))  # read the server's job files from here
+    task = methods.get("knn-raw").task()
+    page = _open(browser, server)
+    _nav(page, "KNN")
+    button = page.get_by_role("button", name=re.compile("Compute the raw neighbours"))
+    button.click()
+    page.get_by_text(re.compile("Computed in the background")).wait_for()
+    page.screenshot(path=ARTIFACTS / "job-running.png")
+    _nav(page, "Overview")  # leave: the computation must go on without this page
+    seen = jobs.read(task.id)
+    assert seen is not None and seen.state in (jobs.QUEUED, jobs.RUNNING, jobs.DONE)
+    if seen.active:  # every page shows what is computing, in the sidebar
+        sidebar = page.locator("[data-testid=stSidebar]")
+        assert "KNN: raw" in sidebar.inner_text() or jobs.read(task.id).state == jobs.DONE
+    assert jobs.wait(task.id, timeout=600).state == jobs.DONE
+    _nav(page, "KNN")  # come back: the result is there
+    assert _eventually(lambda: _metric(page, "Test accuracy"), "97.14%") == "97.14%"
+    page.screenshot(path=ARTIFACTS / "job-done.png")
+    page.close()

@@ -81,3 +81,17 @@ def test_deskew_straightens_a_slanted_stroke_and_centres_it():
 def test_deskew_keeps_blank_images_blank(mnist_test):
     out = deskew(np.concatenate([np.zeros((1, 28, 28), np.uint8), mnist_test[0][:3]]))
     assert out[0].max() == 0 and out[1:].max() > 0
+
+
+def test_transformations_of_one_image_for_a_page(mnist_train):
+    from core.knn import transformations
+
+    image = mnist_train[0][3]
+    tiles, captions = transformations(image)
+    assert tiles.shape == (1 + len(TRANSFORMS), 28, 28) and tiles.dtype == np.uint8
+    np.testing.assert_array_equal(tiles[0], image)
+    i = 1 + TRANSFORMS.index("rot+10")
+    np.testing.assert_array_equal(
+        tiles[i], np.clip(apply_transform(image[None], "rot+10")[0], 0, 255)
+    )
+    assert captions[i] == "rot+10 (rotations)"

@@ -14,6 +14,7 @@ from core.errors import ExplorerError
 from core.knn import (
     GRID_K,
     STORE,
+    VARIANTS,
     NeighbourConfig,
     Variant,
     accuracy_table,
@@ -138,3 +139,40 @@ def test_beyond_the_report_deskewed_augmented_pca_reaches_98_8(mnist_dir):
     config = NeighbourConfig(variant="deskewed+augmented+diagonals+pca60")
     table = accuracy_table(neighbours(config), config)
     assert table.loc[4, "distance"] >= 0.988
+
+
+def test_the_cache_key_is_the_definition_not_the_name(monkeypatch, tmp_cache):
+    # Every part of a definition changes the key; the display name does not.
+    base = NeighbourConfig(variant="augmented")
+    key = STORE.path(base)
+    edits = [
+        replace(VARIANTS["augmented"], transforms=VARIANTS["augmented"].transforms[:-1]),
+        replace(VARIANTS["augmented"], transforms=VARIANTS["augmented"].transforms[::-1]),
+        replace(VARIANTS["augmented"], clip=True),
+        replace(VARIANTS["augmented"], deskew=True),
+        replace(VARIANTS["augmented"], pca=30),
+    ]
+    for variant in edits:
+        assert STORE.path(NeighbourConfig(variant=variant)) != key, variant
+    for other in (replace(base, k_max=10), replace(base, fold=1), replace(base, cv_seed=1)):
+        assert STORE.path(other) != key
+    # Someone edits what "augmented" means: the old entry is not served.
+    STORE.save(base, {"indices": np.zeros((1, 1), np.int32)}, {})
+    assert STORE.load(NeighbourConfig(variant="augmented")) is not None
+    monkeypatch.setitem(VARIANTS, "augmented", edits[0])
+    assert STORE.load(NeighbourConfig(variant="augmented")) is None
+    # …and a new name for the same definition finds the same entry.
+    monkeypatch.setitem(VARIANTS, "renamed", base.variant)
+    assert STORE.load(NeighbourConfig(variant="renamed")) is not None
+
+
+def test_query_neighbours_lists_images_labels_and_distances(mnist_dir, mnist_train):
+    from core.knn import query_neighbours
+
+    config = NeighbourConfig()
+    result = neighbours(config)
+    images, table = query_neighbours(result, config, 0, 4)
+    np.testing.assert_array_equal(images, mnist_train[0][table["index"]])
+    np.testing.assert_array_equal(table["label"], mnist_train[1][table["index"]])
+    np.testing.assert_allclose(table["distance"] ** 2, result.arrays["sqdist"][0, :4])
+    assert table["training image"].str.startswith("#").all()
