@@ -19,10 +19,10 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
-PAGES = ("data", "knn", "cross_validation", "augmentation", "splines", "cnn", "compare", "draw")
+PAGES = tuple(p.stem for p in sorted((Path(APP).parent / "views").glob("*.py")))
 REFERENCE = """
 import streamlit as st
-from dashboard.state import mnist
+from dashboard.data import mnist
 st.title("reference")
 st.write(len(mnist("train")[1]), len(mnist("test")[1]))
 """
@@ -56,8 +56,7 @@ def main() -> None:
         if missing:
             raise SystemExit(
                 f"page {page}: results not cached ({'; '.join(missing)}). Warm the cache "
-                "first: python -m core knn --all; python -m core splines; "
-                "python -m core splines --learned; python -m core cnn train"
+                "first: python -m core compute --all"
             )
         rows.append((f"page {page}", _median_seconds(at.run, args.repeat), 1.0))
 

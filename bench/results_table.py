@@ -1,6 +1,6 @@
 """The README's table of chapter-1 results, printed from the cache.
 
-    .venv/bin/python -m core knn --all        # compute (about 10 minutes the first time)
+    .venv/bin/python -m core knn --all        # compute (minutes the first time)
     .venv/bin/python bench/results_table.py   # print the table
 
 Every figure comes from the cached neighbour lists; nothing is typed in by hand except
@@ -9,7 +9,7 @@ the report's own published figures, shown beside ours for comparison.
 
 from __future__ import annotations
 
-from core.knn.runs import NeighbourConfig, accuracy_table, cached_neighbours, predict, query_labels
+from core.knn import NeighbourConfig, accuracy_table, cached_neighbours, predict, query_labels
 from core.report import knn_cv_figures
 
 # Published in the report (section 1.4, 1.5): accuracy %, or error % for the ablation.

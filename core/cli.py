@@ -231,7 +231,7 @@ def _compute(args: argparse.Namespace) -> int:
     failed = []
     for task in todo:
         with tqdm_progress(task.title, unit="steps") as progress:
-            state = jobs.run_here(task, progress)
+            state = tasks.run_here(task, progress)
         took = (state.finished or 0) - (state.started or state.created)
         print(
             f"{state.state:>6}  {task.title}  ({took:.1f} s)"

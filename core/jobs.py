@@ -1,10 +1,11 @@
-"""Computations that outlive the page that asked for them.
+"""Computations that outlive the page that asked for them: the machinery.
 
-A :class:`Task` names a computation of :mod:`core.tasks` (a kind and a few JSON
-parameters, never code). A :class:`JobRunner`, one per server, runs each task in a worker
-*process* of its own (``python -m core.jobs``), one at a time, the rest queued. A worker
-records its progress in ``<cache>/.jobs/<task id>.json``, rewritten atomically and at
-least every second (its heartbeat), and its result goes to the cache as any result does.
+A :class:`Task` names a computation by a kind and a few JSON parameters, never by code;
+what each kind runs is the caller's table (:mod:`core.tasks`), handed in as a function.
+A :class:`JobRunner`, one per server, runs each task in a worker *process* of its own
+(``python -m <worker module>``), one at a time, the rest queued. A worker records its
+progress in ``<cache>/.jobs/<task id>.json``, rewritten atomically and at least every
+second (its heartbeat), and its result goes to the cache as any result does.
 
 So every session, tab and process sees the same progress by reading that file; a rerun,
 a page switch or a closed tab stops nothing; asking for a task that is queued or running
@@ -33,17 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from core.cache import cache_root
+from core.progress import Progress
 
 _log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+Run = Callable[[str, dict, Progress], None]  # (kind, params, progress): computes a task
+Check = Callable[[str, dict], None]  # (kind, params): raises if no such task can run
 HEARTBEAT_S = 1.0  # a live job's state file is rewritten at least this often
 STALE_S = 20.0  # a queued or running job silent this long is taken for dead
 
 
 @dataclass(frozen=True)
 class Task:
-    """A computation of :data:`core.tasks.TASKS`: its kind and JSON-able parameters."""
+    """A computation named by its kind and JSON-able parameters (see :mod:`core.tasks`)."""
 
     kind: str
     params: dict = field(default_factory=dict)
@@ -194,8 +198,8 @@ class _Reporter:
         self.update(finished=time.time(), **changes)
 
 
-def run_here(task: Task, progress: Callable[[int, int], None] | None = None) -> JobState:
-    """Run ``task`` in this process, its state file kept as a worker keeps it.
+def run_here(task: Task, run: Run, progress: Progress | None = None) -> JobState:
+    """Run ``task`` in this process with ``run``, its state file kept as a worker keeps it.
 
     If the task is already queued or running elsewhere, wait for that job instead (and
     report its progress). Returns the final state; a failure is returned, not raised.
@@ -206,11 +210,12 @@ def run_here(task: Task, progress: Callable[[int, int], None] | None = None) -> 
             "%s is being computed elsewhere (pid %s); waiting for it", task.title, current.pid
         )
         return wait(task.id, progress=progress)
-    return _execute(task, progress)
+    return execute(task, run, progress)
 
 
-def _execute(task: Task, progress: Callable[[int, int], None] | None = None) -> JobState:
-    reporter = _Reporter(task)  # RUNNING on disk before the heavy imports
+def execute(task: Task, run: Run, progress: Progress | None = None) -> JobState:
+    """Run ``task`` here, whatever its state file says (a worker's body)."""
+    reporter = _Reporter(task)
 
     def both(done: int, total: int) -> None:
         reporter.progress(done, total)
@@ -218,9 +223,7 @@ def _execute(task: Task, progress: Callable[[int, int], None] | None = None) -> 
             progress(done, total)
 
     try:
-        from core.tasks import run_task
-
-        run_task(task.kind, task.params, both)
+        run(task.kind, task.params, both)
     except BaseException as exc:  # recorded for every session, then re-raised if fatal
         reporter.finish(state=FAILED, error=_one_line(exc), detail=traceback.format_exc())
         if not isinstance(exc, Exception):
@@ -260,13 +263,15 @@ def _one_line(exc: BaseException) -> str:
 class JobRunner:
     """Runs submitted tasks in worker processes, ``max_workers`` at a time, the rest queued.
 
-    One per server (the dashboard keeps it in ``st.cache_resource``). Its monitor thread
-    starts queued jobs, notices workers that exit without a word (killed: reported with
-    the signal), and keeps the heartbeat of the jobs it queued.
+    One per server (the dashboard keeps it in ``st.cache_resource``). ``worker`` is the
+    module a worker runs (``python -m worker '<task as JSON>'``, see :func:`worker_main`),
+    ``check`` refuses a task before it is queued. Its monitor thread starts queued jobs,
+    notices workers that exit without a word (killed: reported with the signal), and
+    keeps the heartbeat of the jobs it queued.
     """
 
-    def __init__(self, max_workers: int = 1):
-        self.max_workers = max_workers
+    def __init__(self, worker: str, check: Check, max_workers: int = 1):
+        self.worker, self.check, self.max_workers = worker, check, max_workers
         self._queue: deque[Task] = deque()
         self._workers: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
@@ -276,9 +281,7 @@ class JobRunner:
 
     def submit(self, task: Task) -> JobState:
         """Queue ``task``, or join it if it is already queued or running anywhere."""
-        from core.tasks import check_task
-
-        check_task(task.kind, task.params)
+        self.check(task.kind, task.params)
         with self._lock:
             current = read(task.id)
             if current is not None and current.active:
@@ -342,24 +345,19 @@ class JobRunner:
                 if state is not None and state.state == QUEUED:
                     _write(replace(state, updated=now))
 
-    @staticmethod
-    def _spawn(task: Task) -> subprocess.Popen:
+    def _spawn(self, task: Task) -> subprocess.Popen:
         spec = json.dumps({"kind": task.kind, "params": task.params, "title": task.title})
         _log.info("jobs: starting %s", task.title)
         return subprocess.Popen(
-            [sys.executable, "-m", "core.jobs", spec],
+            [sys.executable, "-m", self.worker, spec],
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives a server's Ctrl-C
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Worker entry point: ``python -m core.jobs '{"kind": …, "params": …}'``."""
+def worker_main(run: Run, argv: list[str] | None = None) -> int:
+    """A worker process's body: run the task given as JSON in ``argv[0]``; 0 if done."""
     logging.basicConfig(level=logging.INFO, format="worker %(levelname)s %(message)s")
     spec = json.loads((argv or sys.argv[1:])[0])
-    state = _execute(Task(spec["kind"], spec["params"], spec.get("title", "")))
+    state = execute(Task(spec["kind"], spec["params"], spec.get("title", "")), run)
     return 0 if state.state == DONE else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,8 +8,8 @@ A :class:`Method` has a stable ``id``, a display ``name``, its ``chapter`` and `
 - ``result()`` — its :class:`TestResult` on the 10,000 test images if cached (never
   computes): predictions, class scores whose rows sum to 1 and whose argmax is the
   prediction, the seconds it took and where it ran;
-- ``task()`` — the :class:`~core.jobs.Task` that computes it (for the job runner), and
-  ``compute()`` to run it in this process;
+- ``task()`` — the :class:`~core.jobs.Task` that computes it, for the job runner or
+  :func:`core.tasks.run_here`;
 - ``predict_one(image)`` — 10 class scores for one 28 × 28 image (0..255).
 
 Adding a method: a subclass of :class:`Method` in its chapter's terms (where its result
@@ -115,16 +115,6 @@ class Method(ABC):
     def result(self) -> TestResult | None:
         entry = self.cached()
         return None if entry is None else self._test_result(entry)
-
-    def compute(self, progress: Progress | None = None) -> TestResult:
-        """Compute here (or join the job computing it elsewhere), then the result."""
-        state = jobs.run_here(self.task(), progress)
-        if state.state == jobs.FAILED:
-            raise ExplorerError(f"{self.name}: {state.error}")
-        result = self.result()
-        if result is None:
-            raise ExplorerError(f"{self.name}: computed, but its cache entry is unreadable")
-        return result
 
     def describe(self) -> dict:
         """Plain data for ``methods --json``: id, name, chapter, status, accuracy if cached."""

@@ -1,16 +1,18 @@
 """The computations the job runner may run, by name: a kind and JSON parameters.
 
 A job's state file names its task this way, never as code, so a worker only ever runs
-what this table holds. Each kind checks its parameters before anything is queued.
+what this table holds. Each kind checks its parameters before anything is queued. This
+module is also the workers' entry point: ``python -m core.tasks '<task as JSON>'``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
-from core import knn, methods, splines
+from core import jobs, knn, methods, splines
 from core.errors import ExplorerError
-from core.jobs import Task
+from core.jobs import JobRunner, JobState, Task
 from core.progress import Progress
 
 
@@ -74,6 +76,16 @@ def run_task(kind: str, params: dict, progress: Progress) -> None:
     _TASKS[kind][0](progress, **params)
 
 
+def run_here(task: Task, progress: Progress | None = None) -> JobState:
+    """Run a task in this process (or wait for the job running it elsewhere)."""
+    return jobs.run_here(task, run_task, progress)
+
+
+def runner(max_workers: int = 1) -> JobRunner:
+    """A job runner whose workers run this table (one per server)."""
+    return JobRunner("core.tasks", check_task, max_workers)
+
+
 # -- the tasks pages and the command line ask for ------------------------------------------
 
 
@@ -100,3 +112,7 @@ def spline_table_task() -> Task:
     return Task(
         "splines-report-table", {}, title="the report templates' scores at every mode and width"
     )
+
+
+if __name__ == "__main__":
+    sys.exit(jobs.worker_main(run_task))

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from core import jobs
+from core import jobs, tasks
 from core.jobs import JobRunner, JobState, Task
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ POLL_S = 1.0
 @st.cache_resource(show_spinner=False)
 def runner() -> JobRunner:
     """The server's one job runner (shared by every session)."""
-    return JobRunner(max_workers=1)
+    return tasks.runner(max_workers=1)
 
 
 def _eta(state: JobState) -> str:

@@ -36,7 +36,7 @@ def _running(job_id: str, timeout: float = 120) -> jobs.JobState:
 
 
 def test_a_second_request_joins_the_job_instead_of_starting_another(cached_copy):
-    runner = jobs.JobRunner()
+    runner = tasks.runner()
     task = methods.get("splines-report-corrected-w1").task()
     first = runner.submit(task)
     again = runner.submit(task)  # another session asks for the same result
@@ -48,7 +48,7 @@ def test_a_second_request_joins_the_job_instead_of_starting_another(cached_copy)
 
 
 def test_a_killed_worker_is_reported_and_the_task_can_be_retried(cached_copy):
-    runner = jobs.JobRunner()
+    runner = tasks.runner()
     task = tasks.neighbours_task("raw", 0)  # one cross-validation fold: seconds of work
     runner.submit(task)
     running = _running(task.id)
@@ -66,7 +66,7 @@ def test_a_killed_worker_is_reported_and_the_task_can_be_retried(cached_copy):
 
 
 def test_the_command_line_joins_a_job_running_in_a_worker(cached_copy):
-    runner = jobs.JobRunner()
+    runner = tasks.runner()
     method = methods.get("knn-deskewed")
     runner.submit(method.task())
     started = _running(method.task().id)
@@ -95,7 +95,7 @@ def test_a_silent_worker_is_taken_for_dead(tmp_cache):
 
 
 def test_only_the_task_table_runs(tmp_cache):
-    runner = jobs.JobRunner()
+    runner = tasks.runner()
     with pytest.raises(ExplorerError, match="expected a kind among"):
         runner.submit(jobs.Task("os.system", {"command": "touch /tmp/pwned"}))
     with pytest.raises(ExplorerError, match="unexpected parameters"):
@@ -104,7 +104,7 @@ def test_only_the_task_table_runs(tmp_cache):
         runner.submit(jobs.Task("method", {"id": "nope"}))
     # A worker started by hand on a forged task refuses it too, and says why.
     worker = subprocess.run(
-        [sys.executable, "-m", "core.jobs", json.dumps({"kind": "eval", "params": {}})],
+        [sys.executable, "-m", "core.tasks", json.dumps({"kind": "eval", "params": {}})],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert worker.returncode == 1
