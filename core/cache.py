@@ -340,7 +340,8 @@ def clear(store: str | None = None, stale_only: bool = False) -> int:
     return removed
 
 
-_DATA_FOLDERS = {"MNIST"}
+# Folders that hold no computed result: the data, and a person's marks (core/marks.py).
+_NOT_RESULTS = {"MNIST", "marks"}
 
 
 def _method_folders(method: str | None) -> list[Path]:
@@ -350,7 +351,7 @@ def _method_folders(method: str | None) -> list[Path]:
         [
             p
             for p in sorted(root.iterdir())
-            if p.is_dir() and not p.name.startswith(".") and p.name not in _DATA_FOLDERS
+            if p.is_dir() and not p.name.startswith(".") and p.name not in _NOT_RESULTS
         ]
         if root.exists()
         else []

@@ -244,6 +244,30 @@ def _compute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suspicious(args: argparse.Namespace) -> int:
+    from core import marks, suspicious
+
+    with tqdm_progress("out-of-fold neighbours", unit="pairs") as progress:
+        if args.compute and args.split == "train":
+            suspicious.train_evidence(compute=True, progress=progress)
+    ranked = suspicious.suspicious(args.split, args.top)
+    verdicts = marks.marks(args.split)
+    rows = [
+        {"index": int(r.index), "given": int(r.given), "suggested": int(r.suggested),
+         "score": round(float(r.score), 6), "flagged": int(r.flagged), "agree": int(r.agree),
+         "mark": verdicts.get(int(r.index))}
+        for r in ranked.itertuples()
+    ]  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'rank':>4} {'index':>6} {'given':>5} {'suggested':>9} {'score':>7}  flagged  mark")
+    for rank, r in enumerate(rows, 1):
+        print(f"{rank:>4} {r['index']:>6} {r['given']:>5} {r['suggested']:>9} {r['score']:>7.4f}  "
+              f"{r['flagged']:<7}  {r['mark'] or ''}")  # fmt: skip
+    return 0
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     """Serve the app on localhost (the settings of .streamlit/config.toml, wherever run)."""
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -293,6 +317,16 @@ def _result_commands(sub) -> None:
     comp.add_argument("ids", nargs="*", help="method ids (see `methods`)")
     comp.add_argument("--all", action="store_true", help="every method and what pages use")
     comp.set_defaults(run=_compute)
+    susp = sub.add_parser(
+        "suspicious", help="images whose label looks wrong, most suspicious first"
+    )
+    susp.add_argument("--split", choices=["test", "train"], default="test")
+    susp.add_argument("--top", type=int, default=50, help="how many (default 50)")
+    susp.add_argument("--json", action="store_true", help="as JSON")
+    susp.add_argument(
+        "--compute", action="store_true", help="compute the training set's fold votes if missing"
+    )
+    susp.set_defaults(run=_suspicious)
     report = sub.add_parser("report", help="every cached figure")
     report.add_argument("--json", action="store_true", help="as JSON")
     report.set_defaults(run=_report)

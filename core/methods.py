@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from core import cnn, jobs, knn, splines
@@ -309,6 +310,22 @@ def _entry_or_error(method: Method) -> Result:
     if entry is None:
         raise ExplorerError(f"{method.name}: not computed yet ({method.cost}); compute it first")
     return entry
+
+
+def answers(results: dict[str, TestResult], index: int, label: int) -> pd.DataFrame:
+    """What each method said about test image ``index``: one row per method (by name)
+    with its prediction, whether it is right, its score for that digit and all 10."""
+    rows = [
+        {
+            "method": name,
+            "prediction": int(r.predictions[index]),
+            "right": bool(r.predictions[index] == label),
+            "score": float(r.scores[index, r.predictions[index]]),
+            "scores": [float(v) for v in r.scores[index]],
+        }
+        for name, r in results.items()
+    ]
+    return pd.DataFrame(rows, columns=["method", "prediction", "right", "score", "scores"])
 
 
 # -- the registry -------------------------------------------------------------------------

@@ -74,3 +74,35 @@ def right_wrong(y_true: np.ndarray, right: np.ndarray, wrong: np.ndarray) -> np.
     """Indices of the images ``right`` labels correctly and ``wrong`` does not."""
     y_true = np.asarray(y_true)
     return np.flatnonzero((np.asarray(right) == y_true) & (np.asarray(wrong) != y_true))
+
+
+# How a gallery of images can be ordered, from a method's class scores.
+SORTS = {
+    "confident": "most confident first (highest score of the predicted digit)",
+    "ambiguous": "most ambiguous first (smallest margin between the two best digits)",
+    "true-low": "lowest score for the true label first",
+    "index": "by index",
+}
+
+
+def sort_rows(
+    rows: np.ndarray, scores: np.ndarray, labels: np.ndarray, how: str = "confident"
+) -> np.ndarray:
+    """Rows of a gallery in the order ``how`` (a key of :data:`SORTS`); ties by index.
+
+    rows : indices into ``scores`` (N, 10) and ``labels`` (N,)
+    """
+    if how not in SORTS:
+        raise ValueError(f"sort: expected one of {list(SORTS)}, found {how!r}")
+    rows = np.sort(np.asarray(rows, np.int64))
+    if how == "index" or not len(rows):
+        return rows
+    s = np.asarray(scores)[rows]
+    if how == "confident":
+        key = -s.max(axis=1)
+    elif how == "ambiguous":
+        best_two = np.sort(s, axis=1)[:, -2:]
+        key = best_two[:, 1] - best_two[:, 0]
+    else:
+        key = s[np.arange(len(rows)), np.asarray(labels)[rows]]
+    return rows[np.argsort(key, kind="stable")]

@@ -24,8 +24,8 @@ def _knn_neighbours(progress: Progress, variant: str, fold: int | None) -> None:
     knn.neighbours(knn.NeighbourConfig(variant=variant, fold=fold), progress)
 
 
-def _knn_folds(progress: Progress, variant: str) -> None:
-    knn.grid_search(variant, progress=progress)
+def _knn_folds(progress: Progress, variant: str, cv_scheme: str = "report") -> None:
+    knn.grid_search(variant, progress=progress, cv_scheme=cv_scheme)
 
 
 def _spline_table(progress: Progress) -> None:
@@ -43,8 +43,8 @@ def _check_neighbours(variant: str, fold: int | None) -> None:
     knn.NeighbourConfig(variant=variant, fold=fold)
 
 
-def _check_folds(variant: str) -> None:
-    knn.NeighbourConfig(variant=variant)
+def _check_folds(variant: str, cv_scheme: str = "report") -> None:
+    knn.NeighbourConfig(variant=variant, cv_scheme=cv_scheme)
 
 
 def _check_nothing() -> None:
@@ -100,11 +100,13 @@ def neighbours_task(variant: str, fold: int | None) -> Task:
     )
 
 
-def folds_task(variant: str = "raw") -> Task:
+def folds_task(variant: str = "raw", cv_scheme: str = "report") -> Task:
+    params = {"variant": variant} | ({"cv_scheme": cv_scheme} if cv_scheme != "report" else {})
+    where = "" if cv_scheme == "report" else f" ({cv_scheme})"
     return Task(
         "knn-folds",
-        {"variant": variant},
-        title=f"the {variant} neighbours of the 5 cross-validation folds",
+        params,
+        title=f"the {variant} neighbours of the 5 cross-validation folds{where}",
     )
 
 

@@ -38,9 +38,19 @@ PAGES = {
         st.Page("views/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
         st.Page("views/draw.py", title="Draw a digit", icon=":material/draw:", url_path="draw"),
     ],
+    "Errors": [
+        st.Page("views/image.py", title="One image", icon=":material/image:", url_path="image"),
+        st.Page(
+            "views/suspicious.py",
+            title="Suspicious labels",
+            icon=":material/report:",
+            url_path="suspicious",
+        ),
+    ],
 }
 with core_notices():
     page = st.navigation(PAGES)
+    st.session_state["current_page"] = page  # where a gallery's image page links back to
     with st.sidebar:
         sidebar()  # every computation in progress, whichever page started it
     page.run()

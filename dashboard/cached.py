@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import knn, methods, splines, tasks
+from core import cnn, knn, methods, splines, suspicious, tasks
 from core.cache import Result, Store, cache_root
 from core.methods import Method, TestResult
+from dashboard.data import mnist
 from dashboard.jobs import require
 
 
@@ -181,3 +182,38 @@ def _learned_templates(entry_name: str, width: int, _control: np.ndarray) -> np.
 def learned_templates(entry_name: str, control: np.ndarray, width: int) -> np.ndarray:
     """The halo images of a cached learned set: (10 · m, 28, 28) uint8, digit-major."""
     return _learned_templates(entry_name, width, control)
+
+
+# -- chapter 3 ------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Attributing the answer to pixels…", max_entries=64)
+def saliency(method_id: str, entry_name: str, index: int, targets: tuple[int, ...]) -> np.ndarray:
+    """Integrated gradients (len(targets), 28, 28) of a cached network for test image
+    ``index`` (memoised: an image page revisited costs nothing)."""
+    method = methods.get(method_id)
+    model = cnn.load_model(entry(method.store, method.config), method.config)
+    return cnn.saliency(model, mnist("test")[0][index], list(targets), method.config)
+
+
+# -- suspicious labels ----------------------------------------------------------------------
+
+
+def _evidence_stamps(split: str) -> tuple:
+    if split == "test":
+        ids = (*suspicious.TEST_KNN, *suspicious.TEST_CNN)
+        return tuple(_stamp(methods.get(i).store, methods.get(i).config) for i in ids)
+    e = suspicious.TRAIN_EVIDENCE
+    configs = knn.fold_configs(e["variant"], cv_scheme=e["cv_scheme"])
+    return tuple(_stamp(knn.STORE, c) for c in configs)
+
+
+@st.cache_resource(show_spinner="Ranking the labels…", max_entries=4)
+def _ranked(split: str, stamps: tuple) -> pd.DataFrame | None:
+    found = suspicious.test_evidence() if split == "test" else suspicious.train_evidence()
+    return None if found is None else suspicious.rank(found)
+
+
+def ranked_labels(split: str) -> pd.DataFrame | None:
+    """The split's images, most suspicious label first (None: no evidence cached)."""
+    return _ranked(split, _evidence_stamps(split))

@@ -265,3 +265,53 @@ def strokes_over_halo(
     _square_image_axes(fig, title)
     fig.update_layout(showlegend=False, height=330)
     return fig
+
+
+def saliency(image: np.ndarray, attribution: np.ndarray, title: str = "") -> go.Figure:
+    """Attributions (28, 28) in red (for the digit) and blue (against), the digit's ink as
+    a contour over them."""
+    bound = float(np.abs(attribution).max()) or 1.0
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=attribution,
+                colorscale="RdBu",
+                reversescale=True,
+                zmin=-bound,
+                zmax=bound,
+                showscale=False,
+                hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+            ),
+            go.Contour(
+                z=np.asarray(image, float),
+                contours={"start": 127, "end": 128, "size": 1, "coloring": "none"},
+                line={"color": "black", "width": 1},
+                showscale=False,
+                hoverinfo="skip",
+            ),
+        ]
+    )
+    _square_image_axes(fig, title)
+    return fig
+
+
+def score_bars(scores: np.ndarray, label: int | None = None, height: int = 200) -> go.Figure:
+    """The 10 class scores of one image as bars, the true label's bar marked."""
+    colours = ["#888"] * 10
+    if label is not None:
+        colours[int(label)] = "#2a7"
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(10)),
+            y=scores,
+            marker_color=colours,
+            hovertemplate="digit %{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height,
+        margin={"t": 10, "b": 10},
+        xaxis={"dtick": 1, "title": "digit"},
+        yaxis={"range": [0, 1], "title": "score"},
+    )
+    return fig

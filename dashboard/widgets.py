@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import metrics
 from dashboard import figures
+from dashboard.gallery import gallery
 from dashboard.url import cell_text, parse_cell, to_url, url_state
 
 CELLS = [f"{t}-{p}" for t in range(10) for p in range(10)]
@@ -33,9 +32,6 @@ def table(frame: pd.DataFrame, name: str, **kwargs) -> None:
     download(frame, name)
 
 
-GALLERY_MAX = 100  # images drawn at once; the CSV lists them all
-
-
 def _from_chart(chart_key: str, cell_key: str) -> None:
     """Callback of the chart: copy the selected marker's (true, predicted) into the picker."""
     points = st.session_state[chart_key].selection.get("points", [])
@@ -45,28 +41,39 @@ def _from_chart(chart_key: str, cell_key: str) -> None:
         st.session_state[cell_key] = cell_text(cells[0])
 
 
+def _from_table(table_key: str, cell_key: str) -> None:
+    """Callback of the table: the clicked count's (true, predicted) into the picker."""
+    cells = st.session_state[table_key].selection.get("cells", [])
+    if cells:
+        row, column = cells[0]
+        st.session_state[cell_key] = cell_text((int(row), int(column)))
+
+
 def confusion_drilldown(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     images: np.ndarray,
     key: str,
     split: str = "test",
-    proba: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
     index_base: np.ndarray | None = None,
-    inspect: Callable[[int], None] | None = None,
+    link: dict | None = None,
 ) -> tuple[int, int]:
     """A confusion matrix whose chosen cell opens the gallery of exactly those images.
 
-    The cell is chosen by a box drag over a marker (one or more) or with the picker;
-    it lives in the URL as ``key=true-predicted``. ``images`` are the images of the
-    queries, ``index_base`` their indices in ``split`` (default 0..N-1); ``inspect``
-    draws more about one chosen image (its neighbours, its probabilities).
+    The cell is chosen by a click on its count in the table, a box drag over its marker
+    in the chart, or with the picker; it lives in the URL as ``key=true-predicted``.
+    ``images`` are the images of the queries, ``index_base`` their indices in ``split``
+    (default 0..N-1), ``scores`` (N, 10) the class scores that rank the gallery, ``link``
+    what the image pages it opens should show (the method, its settings).
     """
     cm = metrics.confusion(y_true, y_pred)
     errors = cm - np.diag(np.diag(cm))
     worst = np.unravel_index(errors.argmax(), cm.shape)
     url_state(key, cell_text(worst), allowed=CELLS)
     cell = parse_cell(st.session_state[key])
+    digits = range(10)
+    cm_frame = pd.DataFrame(cm, pd.Index(digits, name="true"), pd.Index(digits, name="predicted"))
 
     left, right = st.columns([5, 6])
     with left:
@@ -78,7 +85,18 @@ def confusion_drilldown(
             config={"displayModeBar": False},
             width="content",
         )
-        st.caption("Drag a box over a cell (or pick it below) to open its images.")
+    with right:
+        st.caption(
+            "Click a count (rows: true digit, columns: predicted) or drag a box over "
+            "a cell of the chart to open its images."
+        )
+        st.dataframe(
+            cm_frame.rename(columns=str),
+            key=f"{key}_table",
+            on_select=lambda: _from_table(f"{key}_table", key),
+            selection_mode="single-cell",
+            width="content",
+        )
         st.selectbox(
             "Cell (true-predicted)",
             CELLS,
@@ -86,40 +104,33 @@ def confusion_drilldown(
             format_func=lambda c: f"true {c[0]}, predicted {c[2]}: {cm[parse_cell(c)]} images",
         )
         to_url(key)
-        digits = range(10)
-        cm_frame = pd.DataFrame(
-            cm, pd.Index(digits, name="true"), pd.Index(digits, name="predicted")
-        )
         download(cm_frame, f"confusion-{key}")
     true, pred = parse_cell(st.session_state[key])
     rows = np.flatnonzero((np.asarray(y_true) == true) & (np.asarray(y_pred) == pred))
     ids = rows if index_base is None else np.asarray(index_base)[rows]
-    with right:
-        kind = "correct" if true == pred else "misclassified"
-        st.markdown(f"**True {true}, predicted {pred}: {len(rows)} {kind} {split} images**")
-        if len(rows):
-            shown = rows[:GALLERY_MAX]
-            captions = [
-                f"{split} #{i}" + ("" if proba is None else f", p({pred})={proba[r, pred]:.2f}")
-                for r, i in zip(shown, ids[: len(shown)], strict=True)
-            ]
-            st.plotly_chart(
-                figures.gallery(images, shown, captions), key=f"{key}_gallery", width="stretch"
-            )
-            if len(rows) > GALLERY_MAX:
-                st.caption(f"The first {GALLERY_MAX} of {len(rows)}; the CSV lists them all.")
-            listing = pd.DataFrame({f"{split} index": ids, "true": true, "predicted": pred})
-            if proba is not None:
-                listing[[f"p({d})" for d in range(10)]] = proba[rows]
-            download(listing, f"images-{key}-{true}-{pred}")
-            if inspect is not None:
-                chosen = st.selectbox(
-                    "Inspect one image",
-                    range(len(rows)),
-                    key=f"{key}_image",
-                    format_func=lambda r: f"{split} #{ids[r]}",
-                )
-                inspect(int(rows[chosen]))
-        else:
-            st.caption("No image in this cell.")
+    kind = "correct" if true == pred else "misclassified"
+    st.markdown(f"**True {true}, predicted {pred}: {len(rows)} {kind} {split} images**")
+    if not len(rows):
+        st.caption("No image in this cell.")
+        return true, pred
+    gallery(
+        rows,
+        images=images,
+        labels=np.asarray(y_true),
+        scores=scores,
+        ids=None if index_base is None else np.asarray(index_base),
+        split=split,
+        key=f"{key}_gallery",
+        title=f"true {true}, predicted {pred}",
+        link=link,
+        caption=lambda r: (
+            f"#{(r if index_base is None else index_base[r])}"
+            + ("" if scores is None else f" · {scores[r, pred]:.2f}")
+        ),
+        keyboard=True,
+    )
+    listing = pd.DataFrame({f"{split} index": ids, "true": true, "predicted": pred})
+    if scores is not None:
+        listing[[f"p({d})" for d in range(10)]] = scores[rows]
+    download(listing, f"images-{key}-{true}-{pred}")
     return true, pred

@@ -28,3 +28,24 @@ def test_confusion_and_per_digit_agree():
     per_digit = metrics.per_digit(Y, {"a": A})
     assert isinstance(per_digit, pd.DataFrame)
     np.testing.assert_allclose(per_digit["a"].iloc[:4], [100, 100, 50, 50])
+
+
+def test_gallery_sorts_follow_the_scores():
+    scores = np.array([
+        [0.10, 0.90, 0, 0, 0, 0, 0, 0, 0, 0],  # confident 1, margin 0.8
+        [0.45, 0.55, 0, 0, 0, 0, 0, 0, 0, 0],  # ambiguous, margin 0.1
+        [0.30, 0.70, 0, 0, 0, 0, 0, 0, 0, 0],  # margin 0.4
+        [0.05, 0.95, 0, 0, 0, 0, 0, 0, 0, 0],  # most confident
+    ])  # fmt: skip
+    labels = np.array([0, 0, 1, 0])  # true-label scores: 0.10, 0.45, 0.70, 0.05
+    rows = np.array([3, 0, 2, 1])
+    np.testing.assert_array_equal(metrics.sort_rows(rows, scores, labels, "index"), [0, 1, 2, 3])
+    np.testing.assert_array_equal(
+        metrics.sort_rows(rows, scores, labels, "confident"), [3, 0, 2, 1]
+    )
+    np.testing.assert_array_equal(
+        metrics.sort_rows(rows, scores, labels, "ambiguous"), [1, 2, 0, 3]
+    )
+    np.testing.assert_array_equal(metrics.sort_rows(rows, scores, labels, "true-low"), [3, 0, 1, 2])
+    tied = np.tile(scores[:1], (3, 1))
+    np.testing.assert_array_equal(metrics.sort_rows([2, 0, 1], tied, np.zeros(3, int)), [0, 1, 2])

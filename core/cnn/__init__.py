@@ -5,9 +5,11 @@ The public face of the chapter; the modules behind it:
 - :mod:`.models` — the networks;
 - :mod:`.train` — their training and evaluation on the whole data set as tensors;
 - :mod:`.runs` — trained networks as cached computations, rebuilt without pickle;
-- :mod:`.patterns` — what the pattern networks' zones learned.
+- :mod:`.patterns` — what the pattern networks' zones learned;
+- :mod:`.explain` — attributions of a network's answer over the pixels (captum).
 """
 
+from core.cnn.explain import saliency
 from core.cnn.models import PATTERNS, ZONE_ROWS, ModernCNN, PatternNet
 from core.cnn.patterns import (
     ZONES,
@@ -17,6 +19,7 @@ from core.cnn.patterns import (
     pattern_stats,
     pattern_tiles,
     pattern_triples,
+    triple_rank,
     zone_crops,
 )
 from core.cnn.runs import (
@@ -35,6 +38,6 @@ __all__ = [
     "CONFIGS", "MODELS", "PATTERNS", "STORES", "ZONE_ROWS", "ZONES", "cached_results",
     "CnnConfig", "config_of", "describe", "device", "fired_patterns", "history_frame",
     "load_model", "ModernCNN", "pattern_picture", "pattern_share", "pattern_stats",
-    "pattern_tiles", "pattern_triples", "PatternNet", "to_tensor", "train", "trained",
-    "zone_crops",
+    "pattern_tiles", "pattern_triples", "PatternNet", "saliency", "to_tensor", "train",
+    "trained", "triple_rank", "zone_crops",
 ]  # fmt: skip

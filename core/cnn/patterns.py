@@ -85,3 +85,22 @@ def pattern_tiles(
     n_fire = int((fired_patterns(activations)[:, zone] == pattern).sum())
     crops = zone_crops(images[strongest], zone)
     return np.concatenate([mean[None].round().astype(np.uint8), crops]), strongest, n_fire
+
+
+def triple_rank(
+    activations: np.ndarray, labels: np.ndarray, row: int, digit: int | None = None
+) -> dict:
+    """Where image ``row``'s (top, middle, bottom) triple of fired patterns sits among the
+    triples of ``digit``'s images (default: its own label): its rank (1 = the commonest),
+    how many images share it, their share, and how many distinct triples there are."""
+    digit = int(np.asarray(labels)[row]) if digit is None else digit
+    triple = tuple(int(p) for p in fired_patterns(activations[row : row + 1])[0])
+    counts = pattern_triples(activations, labels, digit)
+    found = counts[(counts["top"] == triple[0]) & (counts["middle"] == triple[1])
+                   & (counts["bottom"] == triple[2])]  # fmt: skip
+    if found.empty:
+        return {"triple": triple, "digit": digit, "rank": None, "images": 0, "share": 0.0,
+                "distinct": len(counts)}  # fmt: skip
+    return {"triple": triple, "digit": digit, "rank": int(found.index[0]) + 1,
+            "images": int(found["images"].iloc[0]), "share": float(found["share"].iloc[0]),
+            "distinct": len(counts)}  # fmt: skip

@@ -287,6 +287,40 @@ def grid_search(
     return table
 
 
+def fold_configs(variant: str | Variant = "raw", **cv) -> list[NeighbourConfig]:
+    """The neighbour configs of every fold of a cross-validation (``cv``: its settings)."""
+    base = NeighbourConfig(variant=variant, **cv)
+    return [replace(base, fold=f) for f in range(base.n_folds)]
+
+
+def out_of_fold_scores(
+    variant: str | Variant = "deskewed",
+    k: int = 10,
+    weights: str = "distance",
+    progress: Progress | None = None,
+    compute: bool = True,
+    **cv,
+) -> np.ndarray | None:
+    """Class scores (n_train, 10) of every training image, each voted by the folds that
+    hold it out: out-of-sample evidence about its label. Rows of images no fold holds
+    (the report's scheme lost image 0) are NaN; use ``cv_scheme="stratified"`` for all.
+
+    Fold lists are computed if missing, unless ``compute`` is False (then None).
+    """
+    configs = fold_configs(variant, **cv)
+    out = np.full((len(load_mnist("train")[1]), 10), np.nan)
+    for config in configs:
+        if compute:
+            result = neighbours(config, _fold_progress(progress, config.fold, len(configs)))
+        else:
+            result = cached_neighbours(config)
+            if result is None:
+                return None
+        held = fold_rows(config.cv_scheme, config.n_folds, config.cv_seed, config.fold)[1]
+        out[held] = predict(result, config, k, weights)[1]
+    return out
+
+
 def _fold_progress(progress: Progress | None, fold: int, n_folds: int) -> Progress | None:
     if progress is None:
         return None

@@ -15,6 +15,7 @@ from core.splines.learned import (
     LearnedConfig,
     digit_distances,
     hard_templates,
+    nearest_per_digit,
     nearest_template,
     predict_learned,
 )
@@ -46,7 +47,8 @@ __all__ = [
     "BAND_GRID", "BANDS", "LEARNED_STORE", "MODES", "REPORT_SAMPLE", "REPORT_STORE", "WIDTHS",
     "accuracy_frame", "band_points", "band_to_image_rows", "bezier_points", "class_scores",
     "corrected_templates", "diagnosis", "digit_distances", "Drawing", "figure_2_1",
-    "hard_templates", "learned_splines", "LearnedConfig", "nearest_template", "overlay",
-    "predict_learned", "rasterize_halo", "report_spline_table", "report_splines",
-    "report_templates", "ReportSplineConfig", "scores", "stroke_image", "template_drawing",
+    "hard_templates", "learned_splines", "LearnedConfig", "nearest_per_digit",
+    "nearest_template", "overlay", "predict_learned", "rasterize_halo", "report_spline_table",
+    "report_splines", "report_templates", "ReportSplineConfig", "scores", "stroke_image",
+    "template_drawing",
 ]  # fmt: skip

@@ -230,3 +230,10 @@ def digit_distances(images: np.ndarray, control: np.ndarray, width: int) -> np.n
 def predict_learned(images: np.ndarray, control: np.ndarray, width: int) -> np.ndarray:
     """Digits of the nearest hard-halo template: control (10, M, strokes, n, 2)."""
     return digit_distances(images, control, width).argmin(axis=1)
+
+
+def nearest_per_digit(image: np.ndarray, templates: np.ndarray, per_digit: int) -> np.ndarray:
+    """For one image (28, 28), the index (into ``templates``, digit-major with
+    ``per_digit`` each) of its nearest template of every digit: (10,)."""
+    rel = _relative_distances(np.asarray(image)[None], templates)[0].reshape(10, per_digit)
+    return np.arange(10) * per_digit + rel.argmin(axis=1)

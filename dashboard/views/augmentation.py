@@ -7,6 +7,7 @@ import streamlit as st
 from core import knn, metrics
 from dashboard import cached, figures, url
 from dashboard.data import mnist
+from dashboard.gallery import gallery
 from dashboard.widgets import table
 
 st.title("Data augmentation")
@@ -92,12 +93,17 @@ st.markdown(
     f"**Fixed: {len(fixed)}** (wrong on raw pixels, right once augmented) · "
     f"**broke: {len(broke)}** (right before, wrong after)"
 )
-for name, ids in (("fixed", fixed), ("broke", broke)):
-    captions = [
-        f"test #{i}: label {y_test[i]}, raw said {raw[i]}, augmented said {aug[i]}"
-        for i in ids[:100]
-    ]
-    st.markdown(f"*{name}*")
-    st.plotly_chart(
-        figures.gallery(x_test, ids[:100], captions), width="stretch", key=f"aug_{name}"
-    )
+aug_scores = cached.votes("augmented", None, 4, "distance")[1]
+fixed_tab, broke_tab = st.tabs([f"fixed ({len(fixed)})", f"broke ({len(broke)})"])
+for tab, name, ids in ((fixed_tab, "fixed", fixed), (broke_tab, "broke", broke)):
+    with tab:
+        gallery(
+            ids,
+            images=x_test,
+            labels=y_test,
+            scores=aug_scores,
+            key=f"aug_{name}",
+            title=f"{name} by augmentation",
+            caption=lambda i: f"#{i}: {y_test[i]}, raw {raw[i]}, aug. {aug[i]}",
+            link={"variant": "augmented"},
+        )

@@ -1,6 +1,6 @@
 """CNNs (chapter 3): training curves, errors, and what the zone patterns look like."""
 
-import plotly.graph_objects as go
+import numpy as np
 import streamlit as st
 
 from core import cnn, methods, metrics
@@ -70,24 +70,14 @@ table(curves, f"cnn-{choice}-history", hide_index=True, width="stretch")
 st.subheader("Errors")
 
 
-def show_probabilities(row: int) -> None:
-    fig = go.Figure(
-        go.Bar(x=list(range(10)), y=proba[row], hovertemplate="digit %{x}: %{y:.3f}<extra></extra>")
-    )
-    fig.update_layout(
-        height=220,
-        xaxis={"dtick": 1, "title": "digit"},
-        yaxis={"title": "probability", "range": [0, 1]},
-        margin={"t": 10},
-    )
-    a, b = st.columns([1, 3])
-    a.plotly_chart(
-        figures.digit_image(x_test[row], f"test #{row}: label {y_test[row]}"), key="cnn_image"
-    )
-    b.plotly_chart(fig, width="stretch", key="cnn_proba")
-
-
-confusion_drilldown(y_test, pred, x_test, key="cnn_cell", proba=proba, inspect=show_probabilities)
+confusion_drilldown(
+    y_test,
+    pred,
+    x_test,
+    key="cnn_cell",
+    scores=proba.astype(np.float64),
+    link={"cnn_model": choice},
+)
 
 if "activations" not in result.arrays:
     st.stop()

@@ -6,6 +6,7 @@ import streamlit as st
 from core import methods, metrics
 from dashboard import cached, figures, url
 from dashboard.data import mnist
+from dashboard.gallery import gallery
 from dashboard.widgets import table
 
 st.title("All methods side by side")
@@ -13,6 +14,7 @@ x_test, y_test = mnist("test")
 
 results = {m: cached.result(m) for m in methods.all_methods()}
 available = {m.name: r.predictions for m, r in results.items() if r is not None}
+scores_of = {m.name: r.scores for m, r in results.items() if r is not None}
 missing = [m for m, r in results.items() if r is None]
 
 if missing:
@@ -59,9 +61,15 @@ wrong = b.selectbox(
 ids = metrics.right_wrong(y_test, available[right], available[wrong])
 st.markdown(f"**{len(ids)} test images**: {right} gets them right, {wrong} gets them wrong.")
 if len(ids):
-    captions = [f"test #{i}: label {y_test[i]}, {wrong} said {available[wrong][i]}" for i in ids]
-    st.plotly_chart(
-        figures.gallery(x_test, ids[:100], captions[:100]), width="stretch", key="compare_gallery"
+    gallery(
+        ids,
+        images=x_test,
+        labels=y_test,
+        scores=scores_of[wrong],
+        key="compare_gallery",
+        title=f"right for {right}, wrong for {wrong}",
+        keyboard=True,
+        caption=lambda i: f"#{i}: {y_test[i]}, said {available[wrong][i]}",
     )
     listing = pd.DataFrame(
         {

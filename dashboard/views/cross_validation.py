@@ -70,5 +70,5 @@ st.metric(f"Fold {fold} accuracy ({len(y):,} held-out images)", f"{metrics.accur
 report = metrics.classification_report(y, pred)
 table(report.round(4), f"fold{fold}-report-k{k}-{weights}", width="stretch")
 confusion_drilldown(
-    y, pred, x_train[held], key="cv_cell", split="train", proba=scores, index_base=held
+    y, pred, x_train[held], key="cv_cell", split="train", scores=scores, index_base=held
 )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import knn, metrics
-from dashboard import cached, figures, url
+from dashboard import cached, url
 from dashboard.data import mnist
 from dashboard.widgets import confusion_drilldown, table
 
@@ -44,25 +44,11 @@ if variant != "raw" and cached.neighbours("raw", stop=False) is not None:
 table(metrics.per_digit(y_test, columns).round(2), "knn-per-digit", width="stretch")
 
 st.subheader("Confusion matrix")
-config = knn.NeighbourConfig(variant=variant)
-
-
-def show_neighbours(row: int) -> None:
-    images, about = knn.query_neighbours(result, config, row, k)
-    votes = ", ".join(f"{d}: {scores[row, d]:.2f}" for d in range(10) if scores[row, d] > 0)
-    st.markdown(f"Test #{row}: votes {votes}")
-    left, right = st.columns([1, 5])
-    left.plotly_chart(figures.digit_image(x_test[row], f"test #{row}", height=220), key="knn_query")
-    captions = [
-        f"train {a}: label {lab}, distance {d:.0f}"
-        for a, lab, d in zip(
-            about["training image"], about["label"], about["distance"], strict=True
-        )
-    ]
-    right.plotly_chart(
-        figures.gallery(images, range(len(images)), captions, cols=10), key="knn_neighbours"
-    )
-    right.dataframe(about.drop(columns="index"), hide_index=True)
-
-
-confusion_drilldown(y_test, pred, x_test, key="cell", proba=scores, inspect=show_neighbours)
+confusion_drilldown(
+    y_test,
+    pred,
+    x_test,
+    key="cell",
+    scores=scores,
+    link={"variant": variant, "k": k, "weights": weights},
+)

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import cnn, jobs, knn, methods, metrics, splines
+from core import cnn, jobs, knn, methods, metrics, splines, tasks
 from core.cnn import CnnConfig
 from core.knn import NeighbourConfig
 from tests.conftest import REPO
@@ -217,3 +217,76 @@ def test_a_computation_started_by_one_session_is_joined_by_another(cached_copy):
     second.run()
     assert method.name in second.dataframe[0].value.index  # the result, in the other tab
     assert len([s for s in jobs.all_jobs() if s.kind == "method"]) == 1  # computed once
+
+
+# -- errors first: ranked galleries, one image's page, marks -------------------------------
+
+
+def _links(at: AppTest) -> list[int]:
+    """The image indices the gallery's thumbnails open, in the order shown."""
+    out = []
+    for link in at.get("page_link"):
+        query = dict(p.split("=") for p in link.proto.query_string.split("&") if "=" in p)
+        if link.proto.page == "image" and "image" in query:
+            out.append(int(query["image"]))
+    return out
+
+
+@pytest.mark.slow
+def test_a_cell_gallery_sorts_by_the_scores_and_pages_to_its_last_image(raw_neighbours, mnist_test):
+    result, config = raw_neighbours
+    _, y = mnist_test
+    pred, scores = knn.predict(result, config, 4, "distance")
+    at = open_page("knn")
+    at.selectbox(key="cell").set_value("4-9").run()
+    rows = np.flatnonzero((y == 4) & (pred == 9))
+    for how in ("confident", "ambiguous", "true-low", "index"):
+        at.selectbox(key="cell_gallery_sort").set_value(how).run()
+        assert _links(at) == metrics.sort_rows(rows, scores, y, how)[:40].tolist(), how
+    # A cell larger than a page: page after page to its last image.
+    at.selectbox(key="cell").set_value("1-1").run()
+    at.selectbox(key="cell_gallery_sort").set_value("ambiguous").run()
+    order = metrics.sort_rows(np.flatnonzero((y == 1) & (pred == 1)), scores, y, "ambiguous")
+    assert (
+        heading(at, r"True 1, predicted 1: (\d+)").group(1) == str(len(order)) and len(order) > 40
+    )
+    seen = _links(at)
+    while not at.button(key="cell_gallery_next").disabled:
+        at.button(key="cell_gallery_next").click().run()
+        seen += _links(at)
+    assert seen == order.tolist()  # every image once, in order, the last one included
+
+
+def test_the_image_page_of_a_right_and_a_wrong_image(cached_copy, mnist_test):
+    _, y = mnist_test
+    cached_ids = ["knn-raw", "splines-report-corrected-w1"]
+    for method_id in cached_ids:
+        assert tasks.run_here(methods.get(method_id).task()).state == jobs.DONE
+    knn_pred = methods.get("knn-raw").result().predictions
+    right, wrong = int(np.flatnonzero(knn_pred == y)[0]), int(np.flatnonzero(knn_pred != y)[0])
+    for index in (right, wrong):
+        at = open_page("image", image=str(index))
+        assert at.title[0].value == f"Test image #{index}: labelled {y[index]}"
+        answers = at.dataframe[0].value.set_index("method")
+        assert sorted(answers.index) == sorted(methods.get(i).name for i in cached_ids)
+        for method_id in cached_ids:
+            method = methods.get(method_id)
+            said = method.result().predictions[index]
+            assert answers.loc[method.name, "prediction"] == said
+            assert answers.loc[method.name, "right"] == (said == y[index])
+        neighbours = at.dataframe[1].value  # the KNN tab: the raw neighbours of the image
+        config = NeighbourConfig()
+        expected = knn.cached_neighbours(config).arrays["indices"][index, :4]
+        assert neighbours["index"].tolist() == expected.tolist()
+
+
+def test_a_mark_persists_across_sessions_and_shows_in_the_suspicious_list(cached_copy):
+    assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+    first = open_page("image", image="1901")
+    first.button_group(key="mark_test_1901").set_value("wrong").run()
+    assert not first.exception
+    second = open_page("image", image="1901")  # another session, later
+    assert second.button_group(key="mark_test_1901").value == "wrong"
+    listing = open_page("suspicious", top="10000").dataframe[0].value.set_index("index")
+    assert listing.loc[1901, "mark"] == "wrong"
+    assert listing["mark"].notna().sum() == 1

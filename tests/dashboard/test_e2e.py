@@ -244,3 +244,55 @@ def test_a_computation_started_on_one_page_finishes_while_another_is_open(
     assert _eventually(lambda: _metric(page, "Test accuracy"), "97.14%") == "97.14%"
     page.screenshot(path=ARTIFACTS / "job-done.png")
     page.close()
+
+
+# -- errors first: a click opens a cell, a thumbnail opens its image, a mark stays ----------
+
+
+def test_a_count_click_opens_its_cell_and_a_thumbnail_opens_the_image_page(
+    server, page, mnist_test
+):
+    _, y = mnist_test
+    config = NeighbourConfig()
+    pred = knn.predict(knn.cached_neighbours(config), config, 4, "distance")[0]
+    cm = metrics.confusion(y, pred)
+    page.goto(f"{server}/knn")
+    _settled(page)
+    # A plain click on a count of the table (row "true 4", a column near its right end).
+    table = page.locator("[data-testid=stDataFrame]").nth(1)
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + 35 * 5 + 17)
+    _eventually(lambda: re.search(r"cell=4-(\d)", page.url) is not None, True)
+    _settled(page)
+    predicted = int(re.search(r"cell=4-(\d)", page.url).group(1))
+    shown = re.search(r"True 4, predicted \d: (\d+)", page.locator("[data-testid=stMain]")
+                      .inner_text())  # fmt: skip
+    assert int(shown.group(1)) == cm[4, predicted]
+    # Back to the worst cell, and a click on its first thumbnail's link: the image's page.
+    page.goto(f"{server}/knn?cell=4-9")
+    _settled(page)
+    link = page.get_by_role("link", name=re.compile(r"^#\d+")).first
+    index = int(re.match(r"#(\d+)", link.inner_text()).group(1))
+    link.click()
+    _settled(page)
+    assert page.locator("h1").first.inner_text() == f"Test image #{index}: labelled {y[index]}"
+    assert f"image={index}" in page.url
+    page.keyboard.press("ArrowRight")  # the next image of the same gallery
+    _settled(page)
+    assert f"image={index}" not in page.url and "image=" in page.url
+    page.screenshot(path=ARTIFACTS / "image.png")
+
+
+def test_a_mark_on_a_label_is_still_there_after_a_reload(empty_server, browser):
+    server, cache = empty_server
+    page = _open(browser, f"{server}/image?image=3558")
+    wrong = page.get_by_role("radio", name="✗ wrong")
+    assert wrong.get_attribute("aria-checked") == "false"
+    wrong.click()
+    _settled(page)
+    page.reload()
+    _settled(page)
+    assert page.get_by_role("radio", name="✗ wrong").get_attribute("aria-checked") == "true"
+    assert (cache / "marks" / "labels-test.json").read_text().count('"3558": "wrong"') == 1
+    page.close()

@@ -1,0 +1,136 @@
+"""Suspicious labels: the images whose label the evidence disputes, most suspicious first,
+and a person's verdict on each."""
+
+import base64
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from core import marks, methods, suspicious, tasks
+from dashboard import cached, url
+from dashboard.data import mnist
+from dashboard.gallery import gallery
+from dashboard.jobs import require
+from dashboard.widgets import download
+
+st.title("Suspicious labels")
+st.caption(
+    "Out-of-sample class scores of independent methods (for test images: a KNN and the CNNs, "
+    "all trained on the training set; for training images: the votes of their nearest "
+    "neighbours in the other folds of a 5-fold split) go to cleanlab, which scores how "
+    "well each given label fits them. The worse the fit, the higher the image ranks; the "
+    "suggested label is the evidence's favourite. Open an image to see every method's "
+    "answer and give your verdict."
+)
+
+SPLITS = ["test", "train"]
+split = st.radio("Images", SPLITS, horizontal=True, **url.bound("split", "test", SPLITS))
+images, labels = mnist(split)
+
+if split == "test":
+    for method_id in (suspicious.TEST_KNN[0], *suspicious.TEST_CNN):
+        # The evidence: each missing source is offered for computing (the ranking uses
+        # whichever are cached, and grows better as they arrive).
+        cached.require_result(methods.get(method_id), stop=False)
+else:
+    e = suspicious.TRAIN_EVIDENCE
+    require(
+        "the out-of-fold votes of the training images",
+        lambda: cached.ranked_labels("train"),
+        tasks.folds_task(e["variant"], e["cv_scheme"]),
+        "about 20 seconds to 2 minutes (5 folds of deskewed neighbours)",
+        key="suspicious-train",
+    )
+ranked = cached.ranked_labels(split)
+if ranked is None:
+    st.stop()
+
+verdicts = marks.marks(split)
+ranked = ranked.assign(mark=ranked["index"].map(verdicts))
+c1, c2, c3 = st.columns([2, 3, 2])
+top = c1.number_input(
+    "How many",
+    10,
+    len(ranked),
+    100,
+    step=10,
+    **url.bound("top", 100, range(10, len(ranked) + 1), parse=int),
+)
+head = ranked.head(top)
+pairs = head.groupby(["given", "suggested"]).size().sort_values(ascending=False)
+options = ["all"] + [f"{g}→{s}" for g, s in pairs.index]
+pair = c2.selectbox(
+    "Given → suggested",
+    options,
+    format_func=lambda o: o if o == "all" else f"{o} ({pairs[tuple(map(int, o.split('→')))]})",
+    **url.bound("pair", "all", options),
+)
+unmarked = c3.checkbox("Only the ones not marked yet", key="unmarked")
+shown = head
+if pair != "all":
+    g, s = map(int, pair.split("→"))
+    shown = shown[(shown["given"] == g) & (shown["suggested"] == s)]
+if unmarked:
+    shown = shown[shown["mark"].isna()]
+
+counts = head["mark"].value_counts()
+st.markdown(
+    f"Among the first {top}: **{counts.get('wrong', 0)} marked wrong**, "
+    f"{counts.get('right', 0)} right, {counts.get('unsure', 0)} unsure, "
+    f"{int(head['mark'].isna().sum())} not marked yet."
+)
+rows = shown["index"].to_numpy()
+suggested = dict(zip(ranked["index"], ranked["suggested"], strict=True))
+gallery(
+    rows,
+    images=images,
+    labels=labels,
+    key=f"suspicious_{split}",
+    split=split,
+    title=f"the most suspicious {split} labels",
+    ranked=True,
+    keyboard=True,
+    caption=lambda i: (
+        {"wrong": "✗ ", "right": "✓ ", "unsure": "? "}.get(verdicts.get(int(i)), "")
+        + f"#{i} {labels[i]}→{suggested[i]}"
+    ),
+)
+
+
+def _thumbnail(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(255 - image).resize((56, 56), Image.NEAREST).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+listing = shown.assign(image=[_thumbnail(images[i]) for i in shown["index"]])
+st.dataframe(
+    listing.drop(columns=["quality", "confidence"]),
+    hide_index=True,
+    width="stretch",
+    column_order=[
+        "image",
+        "index",
+        "given",
+        "suggested",
+        "score",
+        "flagged",
+        "agree",
+        "mark",
+        *[c for c in listing.columns if c.startswith(("KNN", "CNN"))],
+    ],
+    column_config={
+        "image": st.column_config.ImageColumn("image", width="small"),
+        "score": st.column_config.ProgressColumn(
+            "suspicion", min_value=0.0, max_value=1.0, format="%.3f"
+        ),
+    },
+    row_height=60,
+)
+download(
+    pd.DataFrame(ranked[["index", "given", "suggested", "score", "mark"]]),
+    f"suspicious-labels-{split}",
+)
