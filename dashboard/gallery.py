@@ -12,7 +12,7 @@ from core import metrics
 
 IMAGE_PAGE = "views/image.py"
 PAGE_SIZE = 40
-COLUMNS = 10
+COLUMNS = 8
 THUMB = 56  # pixels: twice the digit
 
 
