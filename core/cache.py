@@ -212,6 +212,12 @@ class Store:
             os.rename(tmp, path)
         return self._read(path, config)
 
+    def remove(self, config: Any) -> None:
+        """Remove the entry of ``config`` (if any)."""
+        path = self.path(config)
+        if path.exists():
+            _remove(path)
+
     def entries(self) -> list[Result]:
         """Every valid entry of this method (any config), oldest first."""
         folder = cache_root() / self.method

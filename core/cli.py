@@ -18,7 +18,14 @@ from pathlib import Path
 
 from core import cache
 from core.cache import CACHE_ENV, cache_root, list_entries
-from core.data import DATA_DIR_ENV, check_folder, fetch_mnist, locate_mnist, mnist_raw_dir
+from core.data import (
+    DATA_DIR_ENV,
+    check_folder,
+    fetch_mnist,
+    load_mnist,
+    locate_mnist,
+    mnist_raw_dir,
+)
 from core.errors import ExplorerError
 from core.progress import tqdm_progress
 from core.sources import SOURCES, pick_sources
@@ -268,6 +275,54 @@ def _suspicious(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from core import imported
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExplorerError(f"{path}: expected a readable file, found {exc.strerror}") from None
+    result = imported.import_file(
+        data,
+        path.name,
+        args.name,
+        pixels=args.pixels,
+        outputs=args.outputs,
+        normalise=args.normalise,
+    )
+    y = load_mnist("test")[1]
+    acc = float((result.arrays["test_pred"] == y).mean())
+    print(f"imported {path.name} as {result.meta['id']} ({args.name}): test accuracy {acc:.2%}")
+    return 0
+
+
+def _imported(args: argparse.Namespace) -> int:
+    from core import imported
+
+    if args.action in ("rename", "delete") and not args.id:
+        raise ExplorerError(f"imported {args.action}: expected a method id, found none")
+    if args.action == "rename" and not args.name:
+        raise ExplorerError("imported rename: expected the new name, found none")
+    if args.action == "rename":
+        result = imported.rename(args.id, args.name)
+        print(f"renamed {args.id} to {result.meta['id']} ({args.name})")
+    elif args.action == "delete":
+        imported.delete(args.id)
+        print(f"deleted {args.id}")
+    else:
+        for r in imported.imports():
+            c = r.manifest["config"]
+            print(
+                f"{r.meta['id']:<30} {c['kind']:<5} {r.meta.get('file', '?'):<30} "
+                f"sha256 {c['sha256'][:12]}  {r.meta.get('imported', '?')}"
+            )
+    return 0
+
+
+MAX_UPLOAD_MB = 50  # imported models; pictures of digits are capped at 5 MB by core
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     """Serve the app on localhost (the settings of .streamlit/config.toml, wherever run)."""
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -277,7 +332,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         "--server.headless",
         "true",
         "--server.maxUploadSize",
-        "5",
+        str(MAX_UPLOAD_MB),
         "--browser.gatherUsageStats",
         "false",
         "--client.toolbarMode",
@@ -327,6 +382,32 @@ def _result_commands(sub) -> None:
         "--compute", action="store_true", help="compute the training set's fold votes if missing"
     )
     susp.set_defaults(run=_suspicious)
+    imp = sub.add_parser("import", help="import your model's test predictions as a method")
+    imp.add_argument("file", help="a .csv (index,label or index,p0..p9), .npy or .onnx file")
+    imp.add_argument("--name", required=True, help="the method's name")
+    imp.add_argument(
+        "--pixels",
+        choices=["0..1", "0..255"],
+        default="0..1",
+        help="ONNX: the pixel scale the model expects",
+    )
+    imp.add_argument(
+        "--outputs",
+        choices=["probabilities", "logits"],
+        default="probabilities",
+        help="ONNX: what the model's 10 outputs are",
+    )
+    imp.add_argument(
+        "--normalise",
+        action="store_true",
+        help="rescale scores that do not sum to 1 (refused otherwise)",
+    )
+    imp.set_defaults(run=_import)
+    imps = sub.add_parser("imported", help="list, rename or delete imported methods")
+    imps.add_argument("action", nargs="?", choices=["ls", "rename", "delete"], default="ls")
+    imps.add_argument("id", nargs="?", help="the imported method's id")
+    imps.add_argument("name", nargs="?", help="rename: the new name")
+    imps.set_defaults(run=_imported)
     report = sub.add_parser("report", help="every cached figure")
     report.add_argument("--json", action="store_true", help="as JSON")
     report.set_defaults(run=_report)

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.cache import cache_root
 from core.progress import Progress
 
@@ -260,6 +262,37 @@ def _one_line(exc: BaseException) -> str:
 # -- the server's runner: worker processes, one at a time --------------------------------
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Tasks queued together ("compute everything"), each with its expected seconds."""
+
+    ids: tuple[str, ...]
+    seconds: tuple[float, ...]
+    started: float
+
+    def progress(self, now: float | None = None) -> dict:
+        """Where the batch stands: ``fraction`` done (weighted by expected seconds),
+        ``seconds_left`` (from the pace so far; None before any progress), and the counts
+        of jobs ``done``, ``failed`` and in all (``total``)."""
+        states = [read(i) for i in self.ids]
+        parts = [
+            1.0 if s is None or not s.active else (s.fraction if s.state == RUNNING else 0.0)
+            for s in states
+        ]
+        weights = np.maximum(np.asarray(self.seconds, float), 1.0)
+        fraction = float(np.dot(weights, parts) / weights.sum()) if len(weights) else 1.0
+        elapsed = (now or time.time()) - self.started
+        left = elapsed * (1 - fraction) / fraction if 0 < fraction < 1 else None
+        return {
+            "fraction": fraction,
+            "seconds_left": left,
+            "total": len(states),
+            "done": sum(s is not None and s.state == DONE for s in states),
+            "failed": sum(s is not None and s.state == FAILED for s in states),
+            "active": sum(s is not None and s.active for s in states),
+        }
+
+
 class JobRunner:
     """Runs submitted tasks in worker processes, ``max_workers`` at a time, the rest queued.
 
@@ -272,6 +305,7 @@ class JobRunner:
 
     def __init__(self, worker: str, check: Check, max_workers: int = 1):
         self.worker, self.check, self.max_workers = worker, check, max_workers
+        self.batch: Batch | None = None  # the last batch submitted (compute everything)
         self._queue: deque[Task] = deque()
         self._workers: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
@@ -291,6 +325,14 @@ class JobRunner:
             self._queue.append(task)
         self._wake.set()
         return state
+
+    def submit_all(self, tasks: list[Task], seconds: list[float]) -> Batch:
+        """Queue several tasks (joining those already queued or running) as one batch,
+        whose progress :attr:`batch` then reports."""
+        for task in tasks:
+            self.submit(task)
+        self.batch = Batch(tuple(t.id for t in tasks), tuple(seconds), time.time())
+        return self.batch
 
     def queued(self) -> list[str]:
         """Ids of the jobs waiting for a worker, first in line first."""

@@ -118,3 +118,41 @@ def spline_table_task() -> Task:
 
 if __name__ == "__main__":
     sys.exit(jobs.worker_main(run_task))
+
+
+# -- everything the pages use -------------------------------------------------------------
+
+
+def everything() -> list[tuple[Task, float]]:
+    """Every computation the pages use that is neither cached nor queued or running, with
+    its expected seconds: the missing (or failed) methods, the report's cross-validation
+    folds, the report templates' table, the training set's out-of-fold votes."""
+    todo = [
+        (m.task(), m.seconds)
+        for m in methods.all_methods()
+        if m.chapter and m.status().state in ("missing", "failed")
+    ]
+    extra = [
+        (folds_task("raw"), 60.0, knn.fold_configs("raw")),
+        (
+            folds_task("deskewed", "stratified"),
+            90.0,
+            knn.fold_configs("deskewed", cv_scheme="stratified"),
+        ),
+        (spline_table_task(), 20.0, []),
+    ]
+    for task, seconds, configs in extra:
+        state = jobs.read(task.id)
+        if state is not None and state.active:
+            continue
+        if configs:
+            missing = not all(knn.STORE.exists(c) for c in configs)
+        else:
+            missing = not all(
+                splines.REPORT_STORE.exists(splines.ReportSplineConfig(m, w))
+                for m in splines.MODES
+                for w in splines.WIDTHS
+            )
+        if missing:
+            todo.append((task, seconds))
+    return todo

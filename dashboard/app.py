@@ -8,6 +8,15 @@ from dashboard.notices import core_notices
 st.set_page_config(page_title="MNIST results explorer", page_icon="🔢", layout="wide")
 
 PAGES = {
+    "Results": [
+        st.Page(
+            "views/results.py",
+            title="Results",
+            icon=":material/leaderboard:",
+            url_path="results",
+            default=True,
+        ),
+    ],
     "Data": [
         st.Page("views/data.py", title="Overview", icon=":material/grid_view:", url_path="data"),
     ],

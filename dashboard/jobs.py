@@ -118,3 +118,30 @@ def sidebar() -> None:
         st.progress(state.fraction, text=describe(state))
     for state in recent:
         st.caption(f":red[{describe(state)}]")
+
+
+def describe_batch(batch) -> dict:
+    """Where the last "compute everything" stands (:meth:`core.jobs.Batch.progress`)."""
+    return batch.progress()
+
+
+@st.fragment(run_every=POLL_S)
+def watch_batch() -> None:
+    """The overall progress of "compute everything", redrawn each second."""
+    batch = runner().batch
+    if batch is None:
+        return
+    p = batch.progress()
+    if not p["active"]:
+        st.rerun()  # done: the page shows what is cached now
+    left = p["seconds_left"]
+    eta = (
+        ""
+        if left is None
+        else (f", about {left:.0f} s left" if left < 90 else f", about {left / 60:.0f} min left")
+    )
+    failed = f", {p['failed']} failed" if p["failed"] else ""
+    st.progress(
+        p["fraction"], text=f"Computing everything: {p['done']} of {p['total']} done{failed}{eta}"
+    )
+    st.caption("Runs in the background: every page keeps working and fills in as results arrive.")

@@ -12,7 +12,8 @@ APP = str(REPO / "dashboard" / "app.py")
 
 @pytest.fixture
 def app(mnist_dir) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()  # the front page first
+    at.switch_page("views/data.py").run()
     assert not at.exception, at.exception
     return at
 
