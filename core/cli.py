@@ -226,11 +226,12 @@ def _methods(args: argparse.Namespace) -> int:
 
 def _compute(args: argparse.Namespace) -> int:
     from core import jobs, tasks
-    from core.methods import all_methods, get
+    from core.methods import get
 
     if args.all:
-        todo = [m.task() for m in all_methods()]
-        todo += [tasks.folds_task("raw"), tasks.spline_table_task()]
+        todo = [task for task, _ in tasks.everything()]
+        if not todo:
+            print("everything the pages use is cached (or being computed)")
     elif args.ids:
         todo = [get(i).task() for i in args.ids]
     else:
@@ -260,18 +261,26 @@ def _suspicious(args: argparse.Namespace) -> int:
     ranked = suspicious.suspicious(args.split, args.top)
     verdicts = marks.marks(args.split)
     rows = [
-        {"index": int(r.index), "given": int(r.given), "suggested": int(r.suggested),
-         "score": round(float(r.score), 6), "flagged": int(r.flagged), "agree": int(r.agree),
-         "mark": verdicts.get(int(r.index))}
+        {
+            "index": int(r.index),
+            "given": int(r.given),
+            "suggested": int(r.suggested),
+            "score": round(float(r.score), 6),
+            "flagged": int(r.flagged),
+            "agree": int(r.agree),
+            "mark": verdicts.get(int(r.index)),
+        }
         for r in ranked.itertuples()
-    ]  # fmt: skip
+    ]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     print(f"{'rank':>4} {'index':>6} {'given':>5} {'suggested':>9} {'score':>7}  flagged  mark")
     for rank, r in enumerate(rows, 1):
-        print(f"{rank:>4} {r['index']:>6} {r['given']:>5} {r['suggested']:>9} {r['score']:>7.4f}  "
-              f"{r['flagged']:<7}  {r['mark'] or ''}")  # fmt: skip
+        print(
+            f"{rank:>4} {r['index']:>6} {r['given']:>5} {r['suggested']:>9} {r['score']:>7.4f}  "
+            f"{r['flagged']:<7}  {r['mark'] or ''}"
+        )
     return 0
 
 
@@ -370,7 +379,11 @@ def _result_commands(sub) -> None:
     meth.set_defaults(run=_methods)
     comp = sub.add_parser("compute", help="compute methods (or everything) into the cache")
     comp.add_argument("ids", nargs="*", help="method ids (see `methods`)")
-    comp.add_argument("--all", action="store_true", help="every method and what pages use")
+    comp.add_argument(
+        "--all",
+        action="store_true",
+        help="everything the pages use that is not cached: methods, folds, tables, maps",
+    )
     comp.set_defaults(run=_compute)
     susp = sub.add_parser(
         "suspicious", help="images whose label looks wrong, most suspicious first"

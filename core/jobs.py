@@ -310,6 +310,7 @@ class JobRunner:
         self._workers: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._closed = threading.Event()
         self._monitor = threading.Thread(target=self._watch, daemon=True, name="job-runner")
         self._monitor.start()
 
@@ -346,10 +347,19 @@ class JobRunner:
         if proc is not None:
             proc.send_signal(signal.SIGKILL)
 
+    def close(self) -> None:
+        """Stop watching: no more jobs started, no more heartbeats for the queued ones
+        (which are then taken for dead). Running workers go on to their end."""
+        self._closed.set()
+        self._wake.set()
+        self._monitor.join(timeout=5)
+
     def _watch(self) -> None:
-        while True:
+        while not self._closed.is_set():
             self._wake.wait(0.2)
             self._wake.clear()
+            if self._closed.is_set():
+                return
             try:
                 self._tick()
             except Exception:  # the monitor must outlive any one bad job

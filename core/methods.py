@@ -77,6 +77,9 @@ class Method(ABC):
     # What the first predict_one costs when it is more than a moment (None: a moment).
     one_image_cost: str | None = None
     trained = True  # predict_one needs its cached result (False: it works from the data)
+    # Its answer for an image depends on the other images of a batch (the report's pattern
+    # network takes a maximum over the batch): one image alone gets another answer.
+    batch_dependent = False
 
     @property
     @abstractmethod
@@ -317,6 +320,7 @@ class CnnMethod(Method):
     ):
         self.model = model
         self.config = config or cnn.CONFIGS[model]
+        self.batch_dependent = model == "pattern-faithful"
         self.id, self.name = f"cnn-{model}", f"CNN: {model}"
         self.cost, self.seconds, self.reported = cost, seconds, reported
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from core import jobs, knn, methods, splines
+from core import jobs, knn, maps, methods, splines
 from core.errors import ExplorerError
 from core.jobs import JobRunner, JobState, Task
 from core.progress import Progress
@@ -35,6 +35,14 @@ def _spline_table(progress: Progress) -> None:
         progress(i + 1, len(settings))
 
 
+def _map(progress: Progress, features: str, layout: str) -> None:
+    maps.compute(maps.config(features, layout), progress)
+
+
+def _check_map(features: str, layout: str) -> None:
+    maps.MapConfig(features, layout)
+
+
 def _check_method(id: str) -> None:
     methods.get(id)
 
@@ -57,6 +65,7 @@ _TASKS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
     "knn-neighbours": (_knn_neighbours, _check_neighbours),
     "knn-folds": (_knn_folds, _check_folds),
     "splines-report-table": (_spline_table, _check_nothing),
+    "map": (_map, _check_map),
 }
 
 
@@ -110,6 +119,14 @@ def folds_task(variant: str = "raw", cv_scheme: str = "report") -> Task:
     )
 
 
+def map_task(features: str, layout: str = "umap") -> Task:
+    return Task(
+        "map",
+        {"features": features, "layout": layout},
+        title=f"the {layout.upper()} map of {maps.FEATURES[features]}",
+    )
+
+
 def spline_table_task() -> Task:
     return Task(
         "splines-report-table", {}, title="the report templates' scores at every mode and width"
@@ -141,6 +158,14 @@ def everything() -> list[tuple[Task, float]]:
         ),
         (spline_table_task(), 20.0, []),
     ]
+    for features in maps.FEATURES:
+        try:
+            config = maps.config(features)
+        except ExplorerError:  # the CNN's map waits for the CNN
+            continue
+        state = jobs.read(map_task(features).id)
+        if not maps.STORE.exists(config) and not (state is not None and state.active):
+            todo.append((map_task(features), 90.0))
     for task, seconds, configs in extra:
         state = jobs.read(task.id)
         if state is not None and state.active:

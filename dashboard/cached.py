@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cnn, knn, methods, splines, suspicious, tasks
+from core import cnn, knn, maps, methods, splines, suspicious, tasks
 from core.cache import Result, Store, cache_root
 from core.methods import Method, TestResult
 from dashboard.data import mnist
@@ -217,3 +217,36 @@ def _ranked(split: str, stamps: tuple) -> pd.DataFrame | None:
 def ranked_labels(split: str) -> pd.DataFrame | None:
     """The split's images, most suspicious label first (None: no evidence cached)."""
     return _ranked(split, _evidence_stamps(split))
+
+
+# -- maps --------------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _map_xy(stamp, _config) -> np.ndarray | None:
+    found = entry(maps.STORE, _config)
+    return None if found is None else found.arrays["xy"]
+
+
+def map_xy(config) -> np.ndarray | None:
+    """The cached UMAP map of a config (None while it is not computed)."""
+    stamp = _stamp(maps.STORE, config)
+    return None if stamp is None else _map_xy(stamp, config)
+
+
+@st.cache_resource(show_spinner="Laying out the PCA map…", max_entries=4)
+def _instant(features: str, cnn_entry: str, _config) -> np.ndarray:
+    return maps.instant(_config)
+
+
+def instant_map(config) -> np.ndarray:
+    """The PCA map of a config's features (a second or two the first time)."""
+    return _instant(config.features, config.cnn_entry, config)
+
+
+@st.cache_resource(show_spinner=False)
+def text_thumbnails() -> list[str]:
+    """Every test image as hover text (:func:`dashboard.figures.text_thumbnails`)."""
+    from dashboard.figures import text_thumbnails as draw
+
+    return draw(mnist("test")[0])

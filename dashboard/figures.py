@@ -315,3 +315,72 @@ def score_bars(scores: np.ndarray, label: int | None = None, height: int = 200) 
         yaxis={"range": [0, 1], "title": "score"},
     )
     return fig
+
+
+def text_thumbnails(images: np.ndarray) -> list[str]:
+    """Each (28, 28) image as 7 lines of 14 half-block characters (hover text can hold
+    no picture): every character covers a 2 × 2 block above another 2 × 2 block."""
+    n = len(images)
+    ink = np.asarray(images).reshape(n, 14, 2, 14, 2).max(axis=(2, 4)) > 96  # (n, 14, 14)
+    top, bottom = ink[:, 0::2], ink[:, 1::2]  # (n, 7, 14) each
+    glyphs = np.array([" ", "▄", "▀", "█"])[2 * top + bottom]
+    return ["<br>".join("".join(row) for row in picture) for picture in glyphs]
+
+
+def data_map(
+    xy: np.ndarray,
+    colour: np.ndarray,
+    hover: list[str],
+    title: str,
+    categorical: bool,
+    selected: np.ndarray | None = None,
+) -> go.Figure:
+    """The test set as points (WebGL), coloured by a label, a right/wrong or a score."""
+    n = len(xy)
+    if categorical:
+        names = [str(c) for c in colour]
+        traces = []
+        for value in sorted(set(names), key=lambda v: (len(v), v)):
+            rows = np.flatnonzero(np.array(names) == value)
+            traces.append(
+                go.Scattergl(
+                    x=xy[rows, 0],
+                    y=xy[rows, 1],
+                    mode="markers",
+                    name=value,
+                    marker={"size": 4, "opacity": 0.8},
+                    customdata=rows,
+                    text=[hover[r] for r in rows],
+                    hovertemplate="%{text}<extra>#%{customdata}</extra>",
+                )
+            )
+    else:
+        traces = [
+            go.Scattergl(
+                x=xy[:, 0],
+                y=xy[:, 1],
+                mode="markers",
+                customdata=np.arange(n),
+                text=hover,
+                marker={
+                    "size": 4,
+                    "color": colour,
+                    "colorscale": "Inferno",
+                    "showscale": True,
+                    "opacity": 0.8,
+                },
+                hovertemplate="%{text}<extra>#%{customdata}</extra>",
+            )
+        ]
+    fig = go.Figure(traces)
+    fig.update_layout(
+        title=title,
+        height=640,
+        dragmode="lasso",
+        legend={"itemsizing": "constant"},
+        hoverlabel={"font": {"family": "monospace", "size": 11}},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+    )
+    return fig

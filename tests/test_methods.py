@@ -23,18 +23,20 @@ def _check_result(method: methods.Method, labels: np.ndarray) -> methods.TestRes
     assert np.all(result.scores >= 0)
     np.testing.assert_allclose(result.scores.sum(axis=1), 1.0, atol=1e-9)
     np.testing.assert_array_equal(result.scores.argmax(axis=1), result.predictions)
-    assert result.seconds > 0 and result.device
+    assert (result.seconds > 0 or method.chapter == 0) and result.device  # imports: no time
     assert 0 <= result.accuracy(labels) <= 1
     return result
 
 
 def _check_one(method: methods.Method, images: np.ndarray, result: methods.TestResult) -> None:
-    # One image at a time gives the test-set answer for that image.
+    # One image at a time gives the test-set answer for that image (but for the report's
+    # pattern network, whose answer depends on the rest of its batch).
     for i in (0, 1, 2):
         scores = method.predict_one(images[i])
         assert scores.shape == (10,)
         assert scores.sum() == pytest.approx(1.0)
-        assert scores.argmax() == result.predictions[i], (method.id, i)
+        if not method.batch_dependent:
+            assert scores.argmax() == result.predictions[i], (method.id, i)
 
 
 def test_ids_are_unique_and_url_safe_and_lookup_says_what_exists():
@@ -89,7 +91,7 @@ def test_every_cached_method_of_the_registry(mnist_test):
     cached = [m for m in methods.all_methods() if m.status().state == "cached"]
     for method in cached:
         result = _check_result(method, labels)
-        if not method.one_image_cost:
+        if not method.one_image_cost and method.can_predict_one():
             _check_one(method, images, result)
     described = {d["id"]: d for d in (m.describe() for m in methods.all_methods())}
     for method in cached:

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import cnn, jobs, knn, methods, metrics, splines, tasks
+from core import cnn, jobs, knn, maps, methods, metrics, splines, tasks
 from core.cnn import CnnConfig
 from core.knn import NeighbourConfig
 from tests.conftest import REPO
@@ -287,3 +287,74 @@ def test_a_mark_persists_across_sessions_and_shows_in_the_suspicious_list(cached
     listing = open_page("suspicious", top="10000").dataframe[0].value.set_index("index")
     assert listing.loc[1901, "mark"] == "wrong"
     assert listing["mark"].notna().sum() == 1
+
+
+# -- the front page, the map -----------------------------------------------------------------
+
+
+@pytest.fixture
+def held(cached_copy):
+    """A real job runner with no worker: what is submitted stays queued (until closed)."""
+    runner = tasks.runner(max_workers=0)
+    yield runner
+    runner.close()
+
+
+def test_the_front_page_lists_every_method_with_its_status(held, mnist_test):
+    assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+    held.submit(methods.get("cnn-modern").task())
+    at = open_page("results")
+    table = at.dataframe[0].value.set_index("method")
+    assert list(table.index) == [m.name for m in methods.all_methods()]
+    raw = table.loc[methods.get("knn-raw").name]
+    assert raw["status"] == "cached" and raw["accuracy"] == pytest.approx(0.9714)
+    assert raw["the report"] == pytest.approx(0.9714) and raw["errors"] == 286
+    assert table.loc["CNN: modern", "status"] == "queued"
+    assert table.loc["CNN: pattern-faithful", "status"] == "missing"
+    assert "97.14%" in at.markdown[0].value  # the headline reads the cached figures
+
+
+def test_compute_everything_queues_exactly_the_missing_results(held, monkeypatch):
+    import dashboard.jobs
+
+    assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+    monkeypatch.setattr(dashboard.jobs, "runner", lambda: held)
+    missing = [task.id for task, _ in tasks.everything()]
+    assert methods.get("knn-raw").task().id not in missing  # cached: not asked again
+    at = open_page("results")
+    at.button(key="compute:everything").click().run()
+    assert not at.exception
+    assert held.batch is not None and list(held.batch.ids) == missing
+    assert sorted(held.queued()) == sorted(missing)
+    assert all(jobs.read(i).state == jobs.QUEUED for i in missing)
+    assert not tasks.everything()  # nothing left to ask for: all queued
+    overall = [p for p in at.get("progress") if "Computing everything" in p.proto.text]
+    assert len(overall) == 1  # the overall progress bar (the sidebar lists each job too)
+
+
+def test_a_map_selection_opens_the_gallery_of_exactly_those_images(cached_copy, mnist_test):
+    _, y = mnist_test
+    assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+    at = open_page("map")  # no UMAP map yet: offered, and the PCA map drawn meanwhile
+    assert any(b.key == "compute:map:pixels" for b in at.button)
+    figure = at.get("plotly_chart")[0]
+    points = traces(figure)
+    assert all(t["type"] == "scattergl" for t in points)
+    assert sum(len(array(t["customdata"])) for t in points) == 10000
+    chosen = [3, 18, 115, 1901, 4860]
+    at.session_state["map_selected"] = chosen
+    at.run()
+    scores = methods.get("knn-raw").result().scores
+    assert _links(at) == metrics.sort_rows(np.array(chosen), scores, y, "confident").tolist()
+
+
+@pytest.mark.slow
+def test_the_umap_map_is_computed_in_the_background_and_drawn(cached_copy):
+    at = open_page("map")
+    click_and_wait(at, "compute:map:pixels")
+    assert not any(b.key == "compute:map:pixels" for b in at.button)
+    xy = maps.STORE.load(maps.config("pixels")).arrays["xy"]
+    drawn = traces(at.get("plotly_chart")[0])
+    ids = np.concatenate([array(t["customdata"]) for t in drawn])
+    positions = np.concatenate([np.stack([array(t["x"]), array(t["y"])], 1) for t in drawn])
+    np.testing.assert_allclose(positions[np.argsort(ids)], xy, rtol=1e-5)

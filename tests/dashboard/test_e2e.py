@@ -296,3 +296,77 @@ def test_a_mark_on_a_label_is_still_there_after_a_reload(empty_server, browser):
     assert page.get_by_role("radio", name="✗ wrong").get_attribute("aria-checked") == "true"
     assert (cache / "marks" / "labels-test.json").read_text().count('"3558": "wrong"') == 1
     page.close()
+
+
+# -- the front page's import, the map's selection ----------------------------------------------
+
+
+def test_a_csv_imported_on_the_front_page_appears_in_compare(empty_server, browser, tmp_path,
+                                                             mnist_test):  # fmt: skip
+    server, cache = empty_server
+    _, y = mnist_test
+    pred = y.copy()
+    pred[:500] = (pred[:500] + 1) % 10
+    good = tmp_path / "mine.csv"
+    good.write_text("index,label\n" + "\n".join(f"{i},{p}" for i, p in enumerate(pred)) + "\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("index,label\n0,7\n0,2\n")
+    page = _open(browser, server)  # the front page
+    said = []
+    for path, name in ((bad, "broken"), (good, "my model")):
+        page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+        page.wait_for_timeout(1000)
+        page.get_by_label("Name").fill(name)
+        page.get_by_role("button", name="Import").click()
+        _settled(page)
+        said.append(page.locator("[data-testid=stMain]").inner_text())
+    assert "bad.csv: expected 10000 rows (one per test image), found 2" in said[0]  # as the CLI
+    assert not list((cache / "imported").glob("*/manifest.json")) or "broken" not in said[1]
+    assert "Imported mine.csv as “my model” (yours-my-model): test accuracy 95.00%" in said[1]
+    _nav(page, "Compare")
+    overall = page.locator("[data-testid=stMain]").inner_text()
+    assert "yours: my model" in overall
+    page.screenshot(path=ARTIFACTS / "compare-imported.png")
+    page.close()
+
+
+def test_a_box_on_the_map_opens_exactly_its_images(empty_server, browser):
+    server, cache = empty_server
+    page = _open(browser, f"{server}/map")
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
+    page.wait_for_timeout(1000)
+    # Box mode from the toolbar, then a drag over the middle of the plot.
+    page.locator(".js-plotly-plot .modebar-btn[data-val='select']").first.click(force=True)
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.45
+    x1, y1 = box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.55
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+    _settled(page)
+    # The points inside the box Plotly drew (its own bounds, in data coordinates): the
+    # gallery must hold exactly those.
+    inside = page.evaluate(
+        """() => {
+            const gd = document.querySelector('.js-plotly-plot');
+            const s = gd._fullLayout.selections[0];
+            const [xlo, xhi] = [Math.min(s.x0, s.x1), Math.max(s.x0, s.x1)];
+            const [ylo, yhi] = [Math.min(s.y0, s.y1), Math.max(s.y0, s.y1)];
+            const ids = [];
+            for (const t of gd._fullData) for (let i = 0; i < t.x.length; i++)
+                if (t.x[i] >= xlo && t.x[i] <= xhi && t.y[i] >= ylo && t.y[i] <= yhi)
+                    ids.push(t.customdata[i]);
+            return ids;
+        }"""
+    )
+    assert inside, "the box caught no point"
+    shown = re.search(r"the selected images: (\d+) images", page.locator("[data-testid=stMain]")
+                      .inner_text())  # fmt: skip
+    assert shown and int(shown.group(1)) == len(inside)
+    links = page.get_by_role("link", name=re.compile(r"^#\d+")).all_inner_texts()
+    opened = {int(re.match(r"#(\d+)", t).group(1)) for t in links}
+    assert opened and opened <= set(inside)  # the first page of the gallery: those images
+    page.screenshot(path=ARTIFACTS / "map.png")
+    page.close()
