@@ -258,7 +258,7 @@ def _suspicious(args: argparse.Namespace) -> int:
     with tqdm_progress("out-of-fold neighbours", unit="pairs") as progress:
         if args.compute and args.split == "train":
             suspicious.train_evidence(compute=True, progress=progress)
-    ranked = suspicious.suspicious(args.split, args.top)
+    ranked = suspicious.suspicious(args.split, args.top, with_imported=args.with_imported)
     verdicts = marks.marks(args.split)
     rows = [
         {
@@ -393,6 +393,11 @@ def _result_commands(sub) -> None:
     susp.add_argument("--json", action="store_true", help="as JSON")
     susp.add_argument(
         "--compute", action="store_true", help="compute the training set's fold votes if missing"
+    )
+    susp.add_argument(
+        "--with-imported",
+        action="store_true",
+        help="count your imported methods as evidence too (test set)",
     )
     susp.set_defaults(run=_suspicious)
     imp = sub.add_parser("import", help="import your model's test predictions as a method")

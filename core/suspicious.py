@@ -69,8 +69,9 @@ def _cached(method_id: str) -> bool:
     return methods.get(method_id).status().state == "cached"
 
 
-def test_evidence() -> Evidence | None:
-    """The test set's evidence from the cached independent methods (None if none is)."""
+def test_evidence(with_imported: bool = False) -> Evidence | None:
+    """The test set's evidence from the cached independent methods (None if none is),
+    and, ``with_imported``, from the imported ones too."""
     sources: dict[str, np.ndarray] = {}  # name → (N, 10) scores
     knn_id = next((i for i in TEST_KNN if _cached(i)), None)
     if knn_id is not None:
@@ -84,6 +85,10 @@ def test_evidence() -> Evidence | None:
         result = methods.get(method_id).result() if _cached(method_id) else None
         if result is not None:
             sources[methods.get(method_id).name] = result.scores
+    if with_imported:
+        for method in methods.all_methods():
+            if method.chapter == 0 and (result := method.result()) is not None:
+                sources[method.name] = result.scores
     if not sources:
         return None
     return Evidence("test", load_mnist("test")[1], sources)
@@ -107,10 +112,10 @@ def train_evidence(compute: bool = False, progress=None) -> Evidence | None:
     return Evidence("train", load_mnist("train")[1], {name: scores})
 
 
-def evidence(split: str, compute: bool = False) -> Evidence:
+def evidence(split: str, compute: bool = False, with_imported: bool = False) -> Evidence:
     """The evidence of ``split``, or an error saying what to compute first."""
     if split == "test":
-        found = test_evidence()
+        found = test_evidence(with_imported)
         need = "a KNN or CNN method (mnist-explorer compute knn-deskewed cnn-modern)"
     elif split == "train":
         found = train_evidence(compute)
@@ -163,7 +168,12 @@ def rank(ev: Evidence) -> pd.DataFrame:
     )
 
 
-def suspicious(split: str = "test", top: int | None = None, compute: bool = False) -> pd.DataFrame:
+def suspicious(
+    split: str = "test",
+    top: int | None = None,
+    compute: bool = False,
+    with_imported: bool = False,
+) -> pd.DataFrame:
     """The ranked list of a split (its ``top`` rows), from what the cache holds."""
-    frame = rank(evidence(split, compute))
+    frame = rank(evidence(split, compute, with_imported))
     return frame if top is None else frame.head(top)

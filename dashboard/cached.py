@@ -199,9 +199,11 @@ def saliency(method_id: str, entry_name: str, index: int, targets: tuple[int, ..
 # -- suspicious labels ----------------------------------------------------------------------
 
 
-def _evidence_stamps(split: str) -> tuple:
+def _evidence_stamps(split: str, with_imported: bool = False) -> tuple:
     if split == "test":
         ids = (*suspicious.TEST_KNN, *suspicious.TEST_CNN)
+        if with_imported:
+            ids += tuple(m.id for m in methods.all_methods() if m.chapter == 0)
         return tuple(_stamp(methods.get(i).store, methods.get(i).config) for i in ids)
     e = suspicious.TRAIN_EVIDENCE
     configs = knn.fold_configs(e["variant"], cv_scheme=e["cv_scheme"])
@@ -209,14 +211,17 @@ def _evidence_stamps(split: str) -> tuple:
 
 
 @st.cache_resource(show_spinner="Ranking the labels…", max_entries=4)
-def _ranked(split: str, stamps: tuple) -> pd.DataFrame | None:
-    found = suspicious.test_evidence() if split == "test" else suspicious.train_evidence()
+def _ranked(split: str, with_imported: bool, stamps: tuple) -> pd.DataFrame | None:
+    if split == "test":
+        found = suspicious.test_evidence(with_imported)
+    else:
+        found = suspicious.train_evidence()
     return None if found is None else suspicious.rank(found)
 
 
-def ranked_labels(split: str) -> pd.DataFrame | None:
+def ranked_labels(split: str, with_imported: bool = False) -> pd.DataFrame | None:
     """The split's images, most suspicious label first (None: no evidence cached)."""
-    return _ranked(split, _evidence_stamps(split))
+    return _ranked(split, with_imported, _evidence_stamps(split, with_imported))
 
 
 # -- maps --------------------------------------------------------------------------------------

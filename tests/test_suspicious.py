@@ -90,3 +90,24 @@ def test_cli_prints_the_ranking_as_json(mnist_dir):
     assert scores == sorted(scores, reverse=True)
     ranked = suspicious.suspicious("test", 7)
     assert [r["index"] for r in rows] == ranked["index"].tolist()
+
+
+def test_imported_methods_count_as_evidence_only_when_asked(cached_copy, mnist_test):
+    import io
+
+    from core import imported
+
+    _, y = mnist_test
+    assert tasks.run_here(methods.get("knn-raw").task()).state == "done"
+    without = suspicious.suspicious("test").set_index("index")
+    # An imported model sure that image 0 is not what its label says.
+    scores = np.eye(10)[y]
+    scores[0] = np.eye(10)[(y[0] + 1) % 10]
+    buffer = io.BytesIO()
+    np.save(buffer, scores)
+    imported.import_file(buffer.getvalue(), "sure.npy", "sure")
+    same = suspicious.suspicious("test").set_index("index")
+    assert same.loc[0, "score"] == without.loc[0, "score"]  # not asked: unchanged
+    counted = suspicious.suspicious("test", with_imported=True).set_index("index")
+    assert counted.loc[0, "score"] > without.loc[0, "score"]
+    assert "yours: sure" in counted.columns

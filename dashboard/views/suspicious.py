@@ -44,7 +44,12 @@ else:
         "about 20 seconds to 2 minutes (5 folds of deskewed neighbours)",
         key="suspicious-train",
     )
-ranked = cached.ranked_labels(split)
+with_imported = split == "test" and st.checkbox(
+    "Count my imported methods as evidence too",
+    key="with_imported",
+    disabled=not any(m.chapter == 0 for m in methods.all_methods()),
+)
+ranked = cached.ranked_labels(split, with_imported)
 if ranked is None:
     st.stop()
 
