@@ -58,6 +58,7 @@ def confusion_drilldown(
     scores: np.ndarray | None = None,
     index_base: np.ndarray | None = None,
     link: dict | None = None,
+    keyboard: bool = True,
 ) -> tuple[int, int]:
     """A confusion matrix whose chosen cell opens the gallery of exactly those images.
 
@@ -65,7 +66,8 @@ def confusion_drilldown(
     in the chart, or with the picker; it lives in the URL as ``key=true-predicted``.
     ``images`` are the images of the queries, ``index_base`` their indices in ``split``
     (default 0..N-1), ``scores`` (N, 10) the class scores that rank the gallery, ``link``
-    what the image pages it opens should show (the method, its settings).
+    what the image pages it opens should show (the method, its settings); ``keyboard``:
+    P / N turn the gallery's pages (one gallery per page should have it).
     """
     cm = metrics.confusion(y_true, y_pred)
     errors = cm - np.diag(np.diag(cm))
@@ -127,7 +129,7 @@ def confusion_drilldown(
             f"#{(r if index_base is None else index_base[r])}"
             + ("" if scores is None else f" · {scores[r, pred]:.2f}")
         ),
-        keyboard=True,
+        keyboard=keyboard,
     )
     listing = pd.DataFrame({f"{split} index": ids, "true": true, "predicted": pred})
     if scores is not None:

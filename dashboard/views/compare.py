@@ -7,7 +7,7 @@ from core import methods, metrics
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import gallery
-from dashboard.widgets import table
+from dashboard.widgets import confusion_drilldown, table
 
 st.title("All methods side by side")
 x_test, y_test = mnist("test")
@@ -80,3 +80,15 @@ if len(ids):
         }
     )
     table(listing, "compare-right-wrong", hide_index=True, width="stretch", height=200)
+
+st.subheader("The errors of one method")
+one = st.selectbox(
+    "Method",
+    names,
+    index=len(names) - 1,
+    key="errors_of",
+    help="any method, imported ones included: its confusion matrix and the images of a cell",
+)
+confusion_drilldown(
+    y_test, available[one], x_test, key="compare_cell", scores=scores_of[one], keyboard=False
+)
