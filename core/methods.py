@@ -214,6 +214,58 @@ class KnnMethod(Method):
         return _normalised(knn.predict_images(self.config.variant, np.asarray(image)[None])[1])[0]
 
 
+class IdmMethod(Method):
+    """Chapter 1's neighbours re-ranked by a distance that lets pixels move
+    (:mod:`core.knn.idm`): the Euclidean candidates of its sources, IDM-nearest first."""
+
+    chapter = 1
+    trained = False
+    cost = "about 2 to 3 minutes (its candidates' searches included)"
+    seconds = 180.0
+    one_image_cost = "building the augmented candidate set: 5 to 30 s, up to 0.9 GB"
+
+    def __init__(self, config: knn.IdmConfig | None = None, k: int = 0, weights: str = ""):
+        self.config = config or knn.IdmConfig()
+        self.k, self.weights = k or knn.IDM_K, weights or knn.IDM_WEIGHTS
+        self.id = "knn-idm"
+        self.name = f"KNN: distortion (IDM, ±{self.config.window} px, K={self.k}, {self.weights})"
+
+    @property
+    def store(self) -> Store:
+        return knn.IDM_STORE
+
+    @property
+    def page(self) -> str:
+        return "knn?distance=distortion"
+
+    @property
+    def about(self) -> str:
+        c = self.config
+        sources = " + ".join(f"{n} nearest ({knn.variant_name(v)})" for v, n in c.sources)
+        return (
+            f"pixels move ±{c.window}, {2 * c.context + 1}×{2 * c.context + 1} gradient "
+            f"context; re-ranks {sources}; K={self.k} {self.weights} vote"
+        )
+
+    def _compute(self, progress):
+        return knn.idm_neighbours(self.config, progress)
+
+    def _test_result(self, entry):
+        pred, scores = knn.idm_predict(entry, self.k, self.weights)
+        meta = entry.meta
+        return TestResult(
+            pred.astype(np.int64),
+            _normalised(scores),
+            meta.get("seconds_candidates", 0) + meta.get("seconds_rerank", 0),
+            f"cpu ({meta.get('cpu', '?')}, {meta.get('threads', '?')} threads)",
+            meta,
+        )
+
+    def predict_one(self, image):
+        found = knn.idm_image(self.config, np.asarray(image), self.k, self.weights)
+        return _normalised(found["scores"][None])[0]
+
+
 # -- chapter 2 ----------------------------------------------------------------------------
 
 
@@ -300,6 +352,49 @@ class LearnedSplineMethod(Method):
             np.asarray(image)[None], entry.arrays["control"], self.config.width
         )
         return splines.class_scores(d)[0]
+
+
+class DeformableSplineMethod(Method):
+    """The learned templates, deformed onto each image before they are compared."""
+
+    chapter = 2
+    cost = "about 2 to 4 minutes (the learned templates' training first, if missing)"
+    seconds = 150.0
+
+    def __init__(self, config: splines.DeformConfig | None = None):
+        self.config = config or splines.DeformConfig()
+        self.id = "splines-deformable"
+        self.name = f"splines: learned templates, deformed (±{self.config.bound:g} px)"
+
+    @property
+    def store(self) -> Store:
+        return splines.DEFORM_STORE
+
+    @property
+    def about(self) -> str:
+        c = self.config
+        return (
+            f"control points move ≤ {c.bound:g} px at {c.penalty} per px², {c.steps} steps; "
+            f"the {c.digits} best digits × {c.per_digit} templates deformed"
+        )
+
+    def _compute(self, progress):
+        return splines.deformable_splines(self.config, progress)
+
+    def _test_result(self, entry):
+        meta = entry.meta
+        return TestResult(
+            entry.arrays["test_pred"].astype(np.int64),
+            splines.class_scores(entry.arrays["distances"]),
+            meta.get("seconds", 0.0),
+            f"cpu ({meta.get('cpu', '?')}, {meta.get('threads', '?')} threads)",
+            meta,
+        )
+
+    def predict_one(self, image):
+        control = splines.learned_splines(self.config.templates).arrays["control"]
+        found = splines.deform_match(np.asarray(image)[None], control, self.config)
+        return splines.class_scores(found["distances"])[0]
 
 
 # -- chapter 3 ----------------------------------------------------------------------------
@@ -477,9 +572,11 @@ def _builtin() -> list[Method]:
         KnnMethod("deskewed+augmented", "about 1 to 2.5 minutes", 150),
         KnnMethod("deskewed+augmented+diagonals", "about 1.5 to 3 minutes", 200),
         KnnMethod("deskewed+augmented+diagonals+pca60", "about 1 to 2 minutes", 120),
+        IdmMethod(),
         ReportSplineMethod("faithful", 1),
         ReportSplineMethod("corrected", 1),
         LearnedSplineMethod(),
+        DeformableSplineMethod(),
         CnnMethod("pattern-faithful", "about 1 minute of training", 60, reported=0.975),
         CnnMethod("pattern-repaired", "about 1.5 to 5 minutes of training", 250),
         CnnMethod("modern", "about 1.5 to 5 minutes of training", 250),

@@ -10,13 +10,18 @@ from core import cnn, metrics, splines
 from core.cache import config_dict
 from core.data import DATA_CHECKSUM, load_mnist
 from core.knn import (
+    IDM_K,
+    IDM_STORE,
+    IDM_WEIGHTS,
     REPORT_K,
     REPORT_WEIGHTS,
     VARIANTS,
+    IdmConfig,
     NeighbourConfig,
     accuracy_table,
     cached_neighbours,
     grid_search,
+    idm_predict,
     predict,
     query_labels,
 )
@@ -84,6 +89,26 @@ def knn_cv_figures() -> dict:
     return out
 
 
+def idm_figures() -> dict:
+    """The distortion-tolerant KNN, if cached: its test accuracy and every K's."""
+    config, k, weights = IdmConfig(), IDM_K, IDM_WEIGHTS
+    result = IDM_STORE.load(config)
+    if result is None:
+        return {}
+    y = load_mnist("test")[1]
+    accuracy = {
+        w: {k: _rounded(metrics.accuracy(y, idm_predict(result, k, w)[0])) for k in range(1, 11)}
+        for w in ("uniform", "distance")
+    }
+    return {
+        "config": config_dict(config) | {"k": k, "weights": weights},
+        "test_accuracy": accuracy[weights][k],
+        "accuracy": accuracy,
+        "errors": int((idm_predict(result, k, weights)[0] != y).sum()),
+        "meta": result.meta,
+    }
+
+
 def spline_figures() -> dict:
     """The report's templates per mode and width, and every cached learned set."""
     y = load_mnist("test")[1]
@@ -106,7 +131,16 @@ def spline_figures() -> dict:
         }
         for r in splines.LEARNED_STORE.entries()
     ]
-    return {"report_templates": report, "learned": learned}
+    deformable = {}
+    entry = splines.DEFORM_STORE.load(splines.DeformConfig())
+    if entry is not None:
+        deformable = {
+            "config": entry.manifest["config"],
+            "test_accuracy": _rounded(metrics.accuracy(y, entry.arrays["test_pred"])),
+            "seconds": _rounded(entry.meta.get("seconds", 0)),
+            "meta": entry.meta,
+        }
+    return {"report_templates": report, "learned": learned, "deformable": deformable}
 
 
 def cnn_figures() -> dict:
@@ -136,7 +170,11 @@ def all_figures() -> dict:
     return {
         "data_checksum": DATA_CHECKSUM,
         "methods": [m.describe() for m in all_methods()],
-        "knn": {"test": knn_test_figures(), "cross_validation": knn_cv_figures()},
+        "knn": {
+            "test": knn_test_figures(),
+            "cross_validation": knn_cv_figures(),
+            "idm": idm_figures(),
+        },
         "splines": spline_figures(),
         "cnn": cnn_figures(),
     }

@@ -16,6 +16,7 @@ import streamlit as st
 
 from core import cnn, knn, maps, methods, splines, suspicious, tasks
 from core.cache import Result, Store, cache_root
+from core.knn import idm
 from core.methods import Method, TestResult
 from dashboard.data import mnist
 from dashboard.jobs import require
@@ -131,6 +132,54 @@ def votes(variant: str, fold: int | None, k: int, weights: str) -> tuple[np.ndar
     return _votes(variant, fold, k, weights, stamp)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _idm_votes(k: int, weights: str, stamp) -> tuple:
+    return knn.idm_predict(entry(knn.IDM_STORE, knn.IdmConfig()), k, weights)
+
+
+def idm_votes(k: int, weights: str) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, class scores) of a K-vote over the cached distortion re-ranking."""
+    return _idm_votes(k, weights, _stamp(knn.IDM_STORE, knn.IdmConfig()))
+
+
+def _moved(query: np.ndarray, image: np.ndarray, config: idm.IdmConfig) -> int:
+    shift = idm.displacement(query, image, config.window, config.context)["shift"]
+    return int((shift != 0).any(axis=-1).sum())
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _idm_story(index: int, stamp) -> dict:
+    config = knn.IdmConfig()
+    arrays = entry(knn.IDM_STORE, config).arrays
+    found = arrays["keys"][index] >= 0
+    keys = arrays["keys"][index][found]
+    images, about = idm.training_images(config, keys)
+    query = idm.query_images(config, [index])[0]
+    field = idm.displacement(query, images[0], config.window, config.context)
+    table = pd.DataFrame(
+        {
+            "training image": about,
+            "label": arrays["labels"][index][found],
+            "IDM distance": arrays["distances"][index][found],
+            "pixels moved": [
+                int(
+                    (idm.displacement(query, im, config.window, config.context)["shift"] != 0)
+                    .any(-1)
+                    .sum()
+                )
+                for im in images
+            ],
+        }
+    )
+    return {"query": query, "images": images, "neighbours": table, **field}
+
+
+def idm_story(index: int) -> dict:
+    """Test image ``index`` against its IDM-nearest: the image as compared, the neighbours'
+    images and table, and the nearest's displacement field (shift, cost, warped)."""
+    return _idm_story(index, _stamp(knn.IDM_STORE, knn.IdmConfig()))
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def query_labels(variant: str, fold: int | None) -> np.ndarray:
     return knn.query_labels(knn.NeighbourConfig(variant=variant, fold=fold))
@@ -172,6 +221,23 @@ def held_out(fold: int) -> np.ndarray:
 
 
 # -- chapter 2 ------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Reading the deformed templates at another width…", max_entries=8)
+def _deform_rescored(width: int, stamp) -> np.ndarray:
+    config = splines.DeformConfig()
+    arrays = entry(splines.DEFORM_STORE, config).arrays
+    control = entry(splines.LEARNED_STORE, config.templates).arrays["control"]
+    return splines.rescore(mnist("test")[0], arrays, control, width, config)
+
+
+def deform_distances(width: int) -> np.ndarray:
+    """The deformable templates' test distances (10000, 10) read at halo ``width`` (the
+    deformations kept); at the width they were deformed at, the cached ones."""
+    config = splines.DeformConfig()
+    if width == config.halo:
+        return entry(splines.DEFORM_STORE, config).arrays["distances"]
+    return _deform_rescored(width, _stamp(splines.DEFORM_STORE, config))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -267,6 +267,46 @@ def strokes_over_halo(
     return fig
 
 
+def deformation(image: np.ndarray, before, after, title: str = "") -> go.Figure:
+    """A template before (dashed grey) and after (red) it was deformed onto an image, over
+    the image with the deformed halo faint beneath; each control point's move as a line.
+
+    before, after : :class:`core.splines.Drawing` of the same template
+    """
+    under = np.maximum(np.asarray(after.halo, np.uint8) // 3, np.asarray(image, np.uint8))
+    fig = go.Figure(
+        go.Heatmap(
+            z=under, colorscale=_GREYS, zmin=0, zmax=255, showscale=False,
+            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+        )
+    )  # fmt: skip
+    for curve in before.curves:
+        fig.add_trace(
+            go.Scatter(
+                x=curve[:, 1], y=curve[:, 0], mode="lines", hoverinfo="skip",
+                line={"color": "#999", "width": 1.5, "dash": "dash"},
+            )
+        )  # fmt: skip
+    for curve, old, new in zip(after.curves, before.controls, after.controls, strict=True):
+        fig.add_trace(
+            go.Scatter(
+                x=curve[:, 1], y=curve[:, 0], mode="lines", hoverinfo="skip",
+                line={"color": "#d62728", "width": 2},
+            )
+        )  # fmt: skip
+        xs = [v for o, n in zip(old, new, strict=True) for v in (o[1], n[1], None)]
+        ys = [v for o, n in zip(old, new, strict=True) for v in (o[0], n[0], None)]
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=ys, mode="lines+markers", line={"color": "#ff7f0e", "width": 1},
+                marker={"size": 5}, hovertemplate="(row %{y:.1f}, col %{x:.1f})<extra></extra>",
+            )
+        )  # fmt: skip
+    _square_image_axes(fig, title)
+    fig.update_layout(showlegend=False)
+    return fig
+
+
 def saliency(image: np.ndarray, attribution: np.ndarray, title: str = "") -> go.Figure:
     """Attributions (28, 28) in red (for the digit) and blue (against), the digit's ink as
     a contour over them."""
@@ -291,6 +331,48 @@ def saliency(image: np.ndarray, attribution: np.ndarray, title: str = "") -> go.
             ),
         ]
     )
+    _square_image_axes(fig, title)
+    return fig
+
+
+def displacement_field(
+    reference: np.ndarray, shift: np.ndarray, query: np.ndarray, title: str = ""
+) -> go.Figure:
+    """How a query was matched in a training image: over the training image, an arrow
+    from each inked query pixel's place to the pixel it matched (shift (28, 28, 2) of
+    (d_row, d_col)); pixels matched in place get a dot."""
+    rows, cols = np.nonzero(np.asarray(query) > 0)
+    d_row, d_col = shift[rows, cols, 0], shift[rows, cols, 1]
+    moved = (d_row != 0) | (d_col != 0)
+    xs, ys = [], []
+    for r, c, dr, dc in zip(rows[moved], cols[moved], d_row[moved], d_col[moved], strict=True):
+        xs += [c, c + dc, None]
+        ys += [r, r + dr, None]
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=reference,
+                colorscale=_GREYS,
+                zmin=0,
+                zmax=255,
+                showscale=False,
+                hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+            ),
+            go.Scatter(
+                x=xs, y=ys, mode="lines", line={"color": "#d62728", "width": 1.5},
+                hoverinfo="skip", showlegend=False,
+            ),
+            go.Scatter(
+                x=cols[moved] + d_col[moved], y=rows[moved] + d_row[moved], mode="markers",
+                marker={"color": "#d62728", "size": 4}, showlegend=False,
+                hovertemplate="matched at row %{y}, col %{x}<extra></extra>",
+            ),
+            go.Scatter(
+                x=cols[~moved], y=rows[~moved], mode="markers",
+                marker={"color": "#1f77b4", "size": 2}, hoverinfo="skip", showlegend=False,
+            ),
+        ]
+    )  # fmt: skip
     _square_image_axes(fig, title)
     return fig
 

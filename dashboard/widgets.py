@@ -1,4 +1,5 @@
-"""Widgets shared by the pages: tables with their CSV, the clickable confusion matrix."""
+"""Widgets shared by the pages: tables with their CSV, the clickable confusion matrix, a
+template before and after it bent."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import metrics
+from core import metrics, splines
 from dashboard import figures
 from dashboard.gallery import gallery
 from dashboard.url import cell_text, parse_cell, to_url, url_state
@@ -136,3 +137,38 @@ def confusion_drilldown(
         listing[[f"p({d})" for d in range(10)]] = scores[rows]
     download(listing, f"images-{key}-{true}-{pred}")
     return true, pred
+
+
+def deformation_story(
+    arrays: dict, index: int, image: np.ndarray, label: int, said: int, width: int, key: str
+) -> None:
+    """Test image ``index`` and the deformable templates (a cached entry's arrays): the
+    template of the digit it reads as, and of its label, before and after deformation
+    over the image, and the costs that decided."""
+    digits = arrays["digits"][index].astype(int).tolist()
+    shown = [said] + ([label] if label != said else [])
+    for col, digit in zip(st.columns(2), shown, strict=False):
+        if digit not in digits:
+            col.info(f"{digit} was not among the digits worth deforming (rigidly too far).")
+            continue
+        at = digits.index(digit)
+        before = splines.learned_drawing(arrays["rigid"][index, at], width)
+        after = splines.learned_drawing(arrays["deformed"][index, at], width)
+        col.plotly_chart(
+            figures.deformation(image, before, after, f"{digit}: before and after"),
+            width="stretch",
+            key=f"{key}_bend_{digit}",
+        )
+    mismatch, deformation = arrays["mismatch"][index], arrays["deformation"][index]
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "digit": digits,
+                "mismatch": mismatch,
+                "deformation": deformation,
+                "cost": mismatch + deformation,
+            }
+        ),
+        hide_index=True,
+        key=f"{key}_bend_costs",
+    )

@@ -7,7 +7,8 @@ The public face of the chapter; the modules behind it:
 - :mod:`.augment` — the report's augmentations as linear maps, and deskewing;
 - :mod:`.pca` — principal components as integer features;
 - :mod:`.folds` — the report's cross-validation folds;
-- :mod:`.runs` — neighbour lists as cached computations, votes, the grid search.
+- :mod:`.runs` — neighbour lists as cached computations, votes, the grid search;
+- :mod:`.idm` — the distortion-tolerant re-ranking (pixels may move a little).
 """
 
 from core.knn.augment import (
@@ -19,6 +20,11 @@ from core.knn.augment import (
     transformations,
 )
 from core.knn.folds import CV_SCHEMES, cv_rows, fold_rows, folds
+from core.knn.idm import STORE as IDM_STORE
+from core.knn.idm import WEIGHTS_CHOSEN as IDM_WEIGHTS
+from core.knn.idm import IdmConfig, idm_image, idm_neighbours
+from core.knn.idm import K as IDM_K
+from core.knn.idm import predict as idm_predict
 from core.knn.products import PATHS, product_plan
 from core.knn.runs import (
     GRID_K,
@@ -49,7 +55,8 @@ from core.knn.runs import (
 from core.knn.search import WEIGHTS, Neighbours, nearest_neighbours, vote
 
 __all__ = [
-    "CV_SCHEMES", "GRID_K", "GROUPS", "K_RANGE", "PATHS", "REPORT_GROUPS", "REPORT_K",
+    "CV_SCHEMES", "GRID_K", "GROUPS", "IDM_K", "IDM_STORE", "IDM_WEIGHTS", "IdmConfig", "idm_image",
+    "idm_neighbours", "idm_predict", "K_RANGE", "PATHS", "REPORT_GROUPS", "REPORT_K",
     "REPORT_VARIANTS", "REPORT_WEIGHTS", "STORE", "TRANSFORMS", "VARIANTS", "WEIGHTS",
     "accuracy_table", "apply_transform", "cached_neighbours", "cv_rows", "deskew",
     "fold_configs", "fold_rows", "folds", "grid_search", "image_neighbours",

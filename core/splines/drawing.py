@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.splines.bezier import bezier_points
+from core.splines.learned import hard_templates
 from core.splines.report import BANDS, band_to_image_rows, report_templates, stroke_image
 
 SAMPLES = 200  # points per drawn curve
@@ -50,6 +51,14 @@ def template_drawing(digit: int, width: int, bands: tuple[str, ...] = BANDS) -> 
             curves.append(band_points(bezier_points(points, SAMPLES), b))
             controls.append(band_points(points, b))
     return Drawing(halo, curves, controls)
+
+
+def learned_drawing(control: np.ndarray, width: int) -> Drawing:
+    """One learned (or deformed) template, control (strokes, degree + 1, 2) in (row,
+    column) pixels, as a halo (28, 28) with its curves and control points."""
+    control = np.asarray(control, np.float64)
+    curves = [bezier_points(stroke, SAMPLES) for stroke in control]
+    return Drawing(hard_templates(control[None], width)[0], curves, list(control))
 
 
 def overlay(template: np.ndarray, image: np.ndarray) -> np.ndarray:

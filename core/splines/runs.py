@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
+import torch
 
 from core import metrics
 from core.cache import Result, Store
@@ -14,11 +16,13 @@ from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
 from core.progress import Progress
 from core.splines import report as splines
+from core.splines.deform import DeformConfig, match
 from core.splines.learned import LearnedConfig, digit_distances, train_templates
 
 # One store per kind of result. Learned results: 2 = test distances per digit recorded.
 REPORT_STORE = Store("splines-report", DATA_CHECKSUM, 1)
 LEARNED_STORE = Store("splines-learned", DATA_CHECKSUM, 2)
+DEFORM_STORE = Store("splines-deformable", DATA_CHECKSUM, 1)
 SCORE_TEMPERATURE = 10.0  # class scores: softmax(-distance / T), distance in pixels of ink
 WIDTHS = (0, 1, 2, 3, 4)
 REPORT_SAMPLE = slice(1, 101)  # the report's "first 100 training images" (its row 0 was lost)
@@ -73,6 +77,38 @@ def learned_splines(config: LearnedConfig, progress: Progress | None = None) -> 
         return arrays, history
 
     return LEARNED_STORE.get_or_compute(config, compute)
+
+
+def deformable_splines(config: DeformConfig, progress: Progress | None = None) -> Result:
+    """The learned templates deformed onto every test image (their set trained if missing).
+
+    Arrays: ``distances`` (10000, 10) (deformed cost for the candidate digits, rigid
+    distance for the others), ``test_pred``, and per candidate digit (``digits``) its best
+    template before (``rigid``) and after (``deformed``) deformation with its
+    ``mismatch`` and ``deformation`` costs: see :func:`core.splines.deform.match`.
+    """
+
+    def compute():
+        start = time.perf_counter()
+        control = learned_splines(config.templates).arrays["control"]
+        trained = time.perf_counter()
+        found = match(load_mnist("test")[0], control, config, progress)
+        meta = {
+            "seconds": round(time.perf_counter() - trained, 3),
+            "seconds_templates": round(trained - start, 3),
+            "threads": numba.get_num_threads(),
+            "cpu": torch.backends.cpu.get_cpu_capability(),
+        }
+        arrays = {
+            "distances": found["distances"],
+            "test_pred": found["distances"].argmin(axis=1).astype(np.uint8),
+            "digits": found["digits"].astype(np.uint8),
+            **{k: found[k].astype(np.float32) for k in ("deformed", "rigid")},
+            **{k: found[k] for k in ("mismatch", "deformation")},
+        }
+        return arrays, meta
+
+    return DEFORM_STORE.get_or_compute(config, compute)
 
 
 def class_scores(distances: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from core import cnn, knn, marks, methods, splines, suspicious
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import THUMB
+from dashboard.widgets import deformation_story
 
 SPLITS = ["test", "train"]
 split = st.query_params.get("split", "test")
@@ -168,6 +169,39 @@ with knn_tab:
                 )
             st.dataframe(about, hide_index=True, width="stretch")
 
+    st.markdown("**With distortion: its nearest training image, bent onto it**")
+    bend = methods.get("knn-idm")
+    if cached.entry(bend.store, bend.config) is None:
+        st.info(
+            "The distortion KNN is not computed yet (the KNN page's “Distortion” option offers it)."
+        )
+    else:
+        story = cached.idm_story(index)
+        nearest = story["neighbours"].iloc[0]
+        st.markdown(
+            f"IDM-nearest: training image {nearest['training image']}, a "
+            f"**{nearest['label']}**; its {len(story['neighbours'])} nearest say "
+            f"{', '.join(map(str, story['neighbours']['label']))}. Each arrow goes from a "
+            "pixel of this image to the pixel of the training image it matched "
+            f"(at most ±{bend.config.window}); the bent image is the training image with "
+            "every pixel taken from where it matched."
+        )
+        cols = st.columns(4)
+        panels = (
+            (figures.digit_image(story["query"], f"#{index} as compared"), "query"),
+            (figures.digit_image(story["images"][0], f"nearest: {nearest['label']}"), "ref"),
+            (figures.digit_image(story["warped"], "bent onto #" + str(index)), "warped"),
+            (
+                figures.displacement_field(
+                    story["images"][0], story["shift"], story["query"], "how pixels moved"
+                ),
+                "field",
+            ),
+        )
+        for col, (fig, name) in zip(cols, panels, strict=True):
+            col.plotly_chart(fig, key=f"img_idm_{name}")
+        st.dataframe(story["neighbours"], hide_index=True, width="stretch")
+
 with spline_tab:
     width = st.slider("Halo width", 0, 4, 1, **url.bound("width", 1, splines.WIDTHS))
     distances = splines.scores(images[index][None], width, "corrected")[0]
@@ -214,6 +248,14 @@ with spline_tab:
     else:
         panels[2].info("Learned templates not computed yet (the Spline halos page offers them).")
     st.dataframe(table.T, width="stretch")
+    st.markdown("**Learned templates that bend onto it**")
+    bend = methods.get("splines-deformable")
+    bent = cached.entry(bend.store, bend.config)
+    if bent is None:
+        st.info("Deformable templates not computed yet (the Spline halos page offers them).")
+    else:
+        said = int(cached.deform_distances(width)[index].argmin())
+        deformation_story(bent.arrays, index, images[index], label, said, width, "img")
 
 with pattern_tab:
     entry = cached.entry(cnn.STORES["pattern-repaired"], cnn.CONFIGS["pattern-repaired"])

@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from core import knn, metrics
+from core import knn, methods, metrics
 from dashboard import cached, url
 from dashboard.data import mnist
 from dashboard.widgets import confusion_drilldown, table
 
 WEIGHTS = ("distance", "uniform")
+DISTANCES = ("euclidean", "distortion")
 
 st.title("K nearest neighbours")
 st.caption(
@@ -18,28 +19,60 @@ st.caption(
 )
 
 variants = list(knn.VARIANTS)
+distance = st.segmented_control(
+    "Distance",
+    DISTANCES,
+    help="distortion: each pixel may match a few pixels away (the image distortion model)",
+    default="euclidean",
+    required=True,
+    **url.bound("distance", "euclidean", DISTANCES),
+)
+bending = distance == "distortion"
 c1, c2, c3 = st.columns([3, 3, 2])
-variant = c1.selectbox("Training set", variants, **url.bound("variant", "raw", variants))
+variant = c1.selectbox(
+    "Training set",
+    variants,
+    disabled=bending,
+    help="The distortion KNN re-ranks candidates of its own training sets" if bending else None,
+    **url.bound("variant", "raw", variants),
+)
 k = c2.slider(
     "K (neighbours that vote)", 1, 20, knn.REPORT_K, **url.bound("k", knn.REPORT_K, knn.K_RANGE)
 )
 weights = c3.radio(
     "Weighting", WEIGHTS, horizontal=True, **url.bound("weights", knn.REPORT_WEIGHTS, WEIGHTS)
 )
-
-result = cached.neighbours(variant)
 x_test, y_test = mnist("test")
-pred, scores = cached.votes(variant, None, k, weights)
+
+if bending:
+    method = methods.get("knn-idm")
+    config = method.config
+    st.caption(
+        f"Each test pixel may match the training image anywhere within ±{config.window} "
+        f"pixels, compared on its {2 * config.context + 1}×{2 * config.context + 1} "
+        "neighbourhood of gradients (the image distortion model of Keysers et al., 2007). "
+        f"It re-ranks the Euclidean nearest: {method.about.split('re-ranks ')[1]}. "
+        "An image's page draws how each pixel moved."
+    )
+    cached.require_result(method)
+    k = min(k, config.keep)
+    pred, scores = cached.idm_votes(k, weights)
+    n_train = f"{cached.entry(method.store, config).meta['distinct_candidates']:.0f} per query"
+else:
+    result = cached.neighbours(variant)
+    pred, scores = cached.votes(variant, None, k, weights)
+    n_train = f"{result.meta.get('n_train', 0):,}"
 acc = metrics.accuracy(y_test, pred)
 
 m1, m2, m3 = st.columns(3)
 m1.metric("Test accuracy", f"{acc:.2%}", delta=f"{acc - 0.9714:+.2%} vs the report's 97.14 %")
 m2.metric("Errors", f"{int((pred != y_test).sum())} / {len(y_test)}")
-m3.metric("Training images", f"{result.meta.get('n_train', 0):,}")
+m3.metric("Candidates compared" if bending else "Training images", n_train)
 
 st.subheader("Success per digit")
-columns = {f"{variant}, K={k}, {weights}": pred}
-if variant != "raw" and cached.neighbours("raw", stop=False) is not None:
+name = f"distortion, K={k}, {weights}" if bending else f"{variant}, K={k}, {weights}"
+columns = {name: pred}
+if (bending or variant != "raw") and cached.neighbours("raw", stop=False) is not None:
     columns["the report's: raw, K=4, distance"] = cached.votes("raw", None, 4, "distance")[0]
 table(metrics.per_digit(y_test, columns).round(2), "knn-per-digit", width="stretch")
 
@@ -50,5 +83,5 @@ confusion_drilldown(
     x_test,
     key="cell",
     scores=scores,
-    link={"variant": variant, "k": k, "weights": weights},
+    link={"distance": distance, "variant": variant, "k": k, "weights": weights},
 )

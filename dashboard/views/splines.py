@@ -8,7 +8,7 @@ from core import methods, splines, tasks
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.jobs import require
-from dashboard.widgets import table
+from dashboard.widgets import deformation_story, table
 
 st.title("Spline halos")
 st.caption(
@@ -146,3 +146,29 @@ if learned:
         key="sp_learned",
     )
 st.dataframe(pd.DataFrame({"template distance": score}).rename_axis("digit").T, width="stretch")
+
+st.subheader("Templates that bend")
+bend = methods.get("splines-deformable")
+found = cached.require_entry(bend, stop=False)
+if found is not None:
+    config = bend.config
+    distances = cached.deform_distances(width)
+    said = int(distances[index].argmin())
+    acc = float(np.mean(distances.argmin(axis=1) == y_test))
+    st.caption(
+        f"Each of the learned templates nearest to the image (the {config.digits} best digits, "
+        f"{config.per_digit} templates each) is deformed onto it: its control points move at "
+        f"most {config.bound:g} pixels, each squared pixel of movement costing "
+        f"{config.penalty}; the digit whose deformed template costs least (mismatch + "
+        "deformation) wins. The halo width slider re-reads the deformed templates at that width."
+    )
+    rigid = cached.entry(splines.LEARNED_STORE, config.templates)
+    rigid_acc = float(np.mean(rigid.arrays["test_pred"] == y_test)) if rigid else None
+    m1, m2 = st.columns(2)
+    m1.metric(
+        f"Test accuracy at width {width}",
+        f"{acc:.2%}",
+        delta=None if rigid_acc is None else f"{acc - rigid_acc:+.2%} vs the same set rigid",
+    )
+    m2.metric(f"Test #{index} reads as", said)
+    deformation_story(found.arrays, index, x_test[index], int(y_test[index]), said, width, "sp")

@@ -254,6 +254,53 @@ def test_a_cell_gallery_sorts_by_the_scores_and_pages_to_its_last_image(raw_neig
     assert seen == order.tolist()  # every image once, in order, the last one included
 
 
+@pytest.mark.slow
+def test_knn_page_distortion_option_and_an_images_displacement_field(mnist_test):
+    _, y = mnist_test
+    result = knn.idm_neighbours(knn.IdmConfig())  # the project cache's, computed if missing
+    at = open_page("knn", distance="distortion", k="3", weights="distance")
+    pred = knn.idm_predict(result, 3, "distance")[0]
+    assert metric(at, "Test accuracy") == f"{metrics.accuracy(y, pred):.2%}"
+    at.slider(key="k").set_value(15).run()  # capped at the 10 distances kept
+    pred = knn.idm_predict(result, 10, "distance")[0]
+    assert metric(at, "Test accuracy") == f"{metrics.accuracy(y, pred):.2%}"
+    assert at.selectbox(key="variant").disabled
+    # An error's page: its IDM-nearest, bent onto it, and the arrows of every moved pixel.
+    index = int(np.flatnonzero(knn.idm_predict(result, 3, "distance")[0] != y)[0])
+    page = open_page("image", image=str(index))
+    shown = next(d.value for d in page.dataframe if "IDM distance" in d.value.columns)
+    assert shown["IDM distance"].tolist() == result.arrays["distances"][index].tolist()
+    config = knn.IdmConfig()
+    query = knn.idm.query_images(config, [index])[0]
+    nearest = knn.idm.training_images(config, result.arrays["keys"][index, :1])[0][0]
+    field = knn.idm.displacement(query, nearest, config.window, config.context)
+    assert field["cost"].sum() == result.arrays["distances"][index, 0]
+    charts = {c.proto.id: c for c in page.get("plotly_chart")}
+    arrows = next(
+        traces(c) for c in page.get("plotly_chart") if len(traces(c)) == 4
+    )  # the field: image, arrows, their heads, pixels matched in place
+    moved = ((field["shift"] != 0).any(axis=-1) & (query > 0)).sum()
+    assert len(arrows[1]["x"]) == 3 * moved and len(charts) >= 4
+
+
+@pytest.mark.slow
+def test_spline_page_deformable_templates_and_the_width_slider(mnist_test):
+    _, y = mnist_test
+    config = splines.DeformConfig()
+    result = splines.deformable_splines(config)  # the project cache's, computed if missing
+    at = open_page("splines", sp_image="8")
+    expected = np.mean(result.arrays["test_pred"] == y)
+    assert metric(at, f"Test accuracy at width {config.halo}") == f"{expected:.2%}"
+    said = int(result.arrays["test_pred"][8])
+    assert metric(at, "Test #8 reads as") == str(said)
+    costs = at.dataframe[-1].value
+    assert costs["digit"].tolist() == result.arrays["digits"][8].tolist()
+    at.slider(key="sp_width").set_value(2).run()  # re-read at width 2, deformations kept
+    control = splines.LEARNED_STORE.load(config.templates).arrays["control"]
+    wider = splines.rescore(mnist_test[0], result.arrays, control, 2, config)
+    assert metric(at, "Test accuracy at width 2") == f"{np.mean(wider.argmin(1) == y):.2%}"
+
+
 def test_the_image_page_of_a_right_and_a_wrong_image(cached_copy, mnist_test):
     _, y = mnist_test
     cached_ids = ["knn-raw", "splines-report-corrected-w1"]
