@@ -268,12 +268,12 @@ def strokes_over_halo(
 
 
 def deformation(image: np.ndarray, before, after, title: str = "") -> go.Figure:
-    """A template before (dashed grey) and after (red) it was deformed onto an image, over
+    """A template before (dashed blue) and after (red) it was deformed onto an image, over
     the image with the deformed halo faint beneath; each control point's move as a line.
 
     before, after : :class:`core.splines.Drawing` of the same template
     """
-    under = np.maximum(np.asarray(after.halo, np.uint8) // 3, np.asarray(image, np.uint8))
+    under = np.maximum(np.asarray(after.halo, np.uint8) // 5, np.asarray(image, np.uint8))
     fig = go.Figure(
         go.Heatmap(
             z=under, colorscale=_GREYS, zmin=0, zmax=255, showscale=False,
@@ -284,7 +284,7 @@ def deformation(image: np.ndarray, before, after, title: str = "") -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=curve[:, 1], y=curve[:, 0], mode="lines", hoverinfo="skip",
-                line={"color": "#999", "width": 1.5, "dash": "dash"},
+                line={"color": "#1f77b4", "width": 2, "dash": "dash"},
             )
         )  # fmt: skip
     for curve, old, new in zip(after.curves, before.controls, after.controls, strict=True):

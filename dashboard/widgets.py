@@ -155,7 +155,7 @@ def deformation_story(
         before = splines.learned_drawing(arrays["rigid"][index, at], width)
         after = splines.learned_drawing(arrays["deformed"][index, at], width)
         col.plotly_chart(
-            figures.deformation(image, before, after, f"{digit}: before and after"),
+            figures.deformation(image, before, after, f"{digit}: before (blue), after (red)"),
             width="stretch",
             key=f"{key}_bend_{digit}",
         )

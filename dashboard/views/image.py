@@ -186,15 +186,15 @@ with knn_tab:
             f"(at most ±{bend.config.window}); the bent image is the training image with "
             "every pixel taken from where it matched."
         )
-        cols = st.columns(4)
+        cols = st.columns([2, 2, 2, 5], vertical_alignment="center")
         panels = (
-            (figures.digit_image(story["query"], f"#{index} as compared"), "query"),
-            (figures.digit_image(story["images"][0], f"nearest: {nearest['label']}"), "ref"),
-            (figures.digit_image(story["warped"], "bent onto #" + str(index)), "warped"),
+            (figures.digit_image(story["query"], f"#{index} as compared", 240), "query"),
+            (figures.digit_image(story["images"][0], f"nearest: {nearest['label']}", 240), "ref"),
+            (figures.digit_image(story["warped"], f"bent onto #{index}", 240), "warped"),
             (
                 figures.displacement_field(
                     story["images"][0], story["shift"], story["query"], "how pixels moved"
-                ),
+                ).update_layout(height=460),
                 "field",
             ),
         )
