@@ -95,8 +95,12 @@ class IdmConfig:
             raise ExplorerError(f"window: expected 0..4 pixels, found {self.window}")
         if not 0 <= self.context <= 2:
             raise ExplorerError(f"context: expected 0..2 (patches 1×1..5×5), found {self.context}")
-        if not 1 <= self.keep <= 20:
-            raise ExplorerError(f"keep: expected 1..20, found {self.keep}")
+        largest = max(n for _, n in sources)
+        if not 1 <= self.keep <= min(20, largest):  # one source's candidates are distinct
+            raise ExplorerError(
+                f"keep: expected 1..{min(20, largest)} (at most the largest source's "
+                f"candidates), found {self.keep}"
+            )
         if self.cv_scheme not in CV_SCHEMES:
             raise ExplorerError(
                 f"cv_scheme: expected one of {list(CV_SCHEMES)}, found {self.cv_scheme!r}"

@@ -226,6 +226,16 @@ def candidates(
     return digits, nearest, digit_d + np.einsum("ij,ij->i", x, x)[:, None]
 
 
+def _combined(rigid: np.ndarray, digits: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Distances (N, 10): the candidates' deformed ``cost`` (N, D), and for every other
+    digit more than the worst candidate by its rigid excess over the last candidate — so
+    the argmin is always a deformed candidate, and the rest keep their rigid order."""
+    last = np.take_along_axis(rigid, digits[:, -1:], axis=1)
+    out = cost.max(axis=1, keepdims=True) + (rigid - last) + 1e-6
+    np.put_along_axis(out, digits, cost, axis=1)
+    return out
+
+
 def match(
     images: np.ndarray,
     control: np.ndarray,
@@ -236,10 +246,11 @@ def match(
     """Deformable matching of images (N, 28, 28) 0..255 against a learned set.
 
     Returns ``distances`` (N, 10): for candidate digits the best deformed template's
-    mismatch + deformation cost, for the others their rigid distance (so the argmin is
-    the prediction); ``digits`` (N, D) the candidates; ``deformed`` (N, D, strokes,
-    degree + 1, 2) the best deformed template of each candidate, ``rigid`` (N, D, …) the
-    template it started from; ``mismatch`` and ``deformation`` (N, D) its two costs.
+    mismatch + deformation cost, for the others more than any candidate (see
+    :func:`_combined`; the argmin is the prediction); ``digits`` (N, D) the candidates;
+    ``deformed`` (N, D, strokes, degree + 1, 2) the best deformed template of each
+    candidate, ``rigid`` (N, D, …) the template it started from; ``mismatch`` and
+    ``deformation`` (N, D) its two costs.
     """
     n, d, p = len(images), config.digits, config.per_digit
     flat = control.reshape(-1, *control.shape[2:])
@@ -261,9 +272,8 @@ def match(
         total = (mismatch + cost).reshape(len(x), d, p)
         best = total.argmin(axis=2)  # (b, D)
         pick = (np.arange(len(x))[:, None] * d + np.arange(d)) * p + best  # flat rows
-        dist = rigid.copy()
-        np.put_along_axis(dist, digits, np.take_along_axis(total, best[:, :, None], 2)[..., 0], 1)
-        out["distances"][s : s + batch] = dist
+        cost_of = np.take_along_axis(total, best[:, :, None], 2)[..., 0]  # (b, D)
+        out["distances"][s : s + batch] = _combined(rigid, digits, cost_of)
         out["digits"][s : s + batch] = digits
         out["deformed"][s : s + batch] = deformed[pick]
         out["rigid"][s : s + batch] = flat[which][pick]
@@ -290,8 +300,6 @@ def rescore(
         flat, np.asarray(images) / 255.0, np.repeat(np.arange(n), d), width,
         config.final, config.final_samples, grad=False,
     )  # fmt: skip
-    out = digit_distances(images, control, width)
-    np.put_along_axis(
-        out, found["digits"].astype(np.int64), mismatch.reshape(n, d) + found["deformation"], 1
-    )
-    return out
+    digits = found["digits"].astype(np.int64)
+    rigid = digit_distances(images, control, width)
+    return _combined(rigid, digits, mismatch.reshape(n, d) + found["deformation"])

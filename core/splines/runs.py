@@ -22,7 +22,8 @@ from core.splines.learned import LearnedConfig, digit_distances, train_templates
 # One store per kind of result. Learned results: 2 = test distances per digit recorded.
 REPORT_STORE = Store("splines-report", DATA_CHECKSUM, 1)
 LEARNED_STORE = Store("splines-learned", DATA_CHECKSUM, 2)
-DEFORM_STORE = Store("splines-deformable", DATA_CHECKSUM, 1)
+# Deformable results: 2 = non-candidate digits always after the candidates.
+DEFORM_STORE = Store("splines-deformable", DATA_CHECKSUM, 2)
 SCORE_TEMPERATURE = 10.0  # class scores: softmax(-distance / T), distance in pixels of ink
 WIDTHS = (0, 1, 2, 3, 4)
 REPORT_SAMPLE = slice(1, 101)  # the report's "first 100 training images" (its row 0 was lost)
@@ -82,8 +83,8 @@ def learned_splines(config: LearnedConfig, progress: Progress | None = None) -> 
 def deformable_splines(config: DeformConfig, progress: Progress | None = None) -> Result:
     """The learned templates deformed onto every test image (their set trained if missing).
 
-    Arrays: ``distances`` (10000, 10) (deformed cost for the candidate digits, rigid
-    distance for the others), ``test_pred``, and per candidate digit (``digits``) its best
+    Arrays: ``distances`` (10000, 10) (deformed cost for the candidate digits, the others
+    after them in rigid order), ``test_pred``, and per candidate digit (``digits``) its best
     template before (``rigid``) and after (``deformed``) deformation with its
     ``mismatch`` and ``deformation`` costs: see :func:`core.splines.deform.match`.
     """

@@ -16,7 +16,8 @@ st.caption(
     "a stroke is rasterised as its L∞ halo and a test image takes the digit whose templates "
     "differ least from it, pixel by pixel. The report's own code scored 14 %; read as its "
     "text describes, the same templates reach 38 % at width 0 and fall as the halo widens; "
-    "templates learned from the data reach 90.8 %."
+    "templates learned from the data reach 90.8 %, and 94.9 % when they may bend onto each "
+    "image (below)."
 )
 x_test, y_test = mnist("test")
 

@@ -115,7 +115,7 @@ def test_the_same_on_one_thread_and_two(mnist_test):
 
 
 def test_candidate_keys_name_an_image_whatever_its_source(mnist_train):
-    config = idm.IdmConfig(sources=(("deskewed", 3), ("deskewed+augmented+diagonals", 3)))
+    config = idm.IdmConfig(sources=(("deskewed", 3), ("deskewed+augmented+diagonals", 3)), keep=3)
     n = 1000
     plain = np.array([[5, 7, 9]])
     augmented = np.array([[7, 3 * n + 5, 12 * n + 2]])  # original 7, 3rd copy of 5, 12th of 2
@@ -164,6 +164,7 @@ def test_exhaustive_nearest_is_the_argmin_over_everything(mnist_test):
         (dict(window=9), "window"),
         (dict(context=3), "context"),
         (dict(keep=0), "keep"),
+        (dict(sources=(("deskewed", 8),)), "keep: expected 1..8"),
         (dict(fold=7), "fold"),
     ],
 )
@@ -202,7 +203,7 @@ def test_the_distortion_knn_reaches_99_4_percent_on_the_test_set(mnist_test):
 
 
 def test_one_images_pictures_are_those_the_rerank_compared(mnist_train, mnist_test):
-    config = idm.IdmConfig(sources=(("deskewed+augmented+diagonals", 5),))
+    config = idm.IdmConfig(sources=(("deskewed+augmented+diagonals", 5),), keep=5)
     n = len(mnist_train[0])
     keys = np.array([17, 2 * n + 17, 6 * n + 40])  # keys count transforms in TRANSFORMS
     images, about = idm.training_images(config, keys)
