@@ -91,7 +91,7 @@ def deformable_splines(config: DeformConfig, progress: Progress | None = None) -
 
     def compute():
         start = time.perf_counter()
-        control = learned_splines(config.templates).arrays["control"]
+        control = learned_splines(config.templates, progress).arrays["control"]  # if missing
         trained = time.perf_counter()
         found = match(load_mnist("test")[0], control, config, progress)
         meta = {
