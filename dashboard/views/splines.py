@@ -87,12 +87,13 @@ if strokes:
 
 st.subheader("Accuracy against halo width")
 settings = [splines.ReportSplineConfig(m, w) for m in splines.MODES for w in splines.WIDTHS]
-require(
+table_ready = require(
     "the report templates' scores at every mode and width",
     lambda: all([cached.entry(splines.REPORT_STORE, c) for c in settings]) or None,
     tasks.spline_table_task(),
     "a few seconds",
     key="splines-report",
+    stop=False,  # the sections below do not need it
 )
 learned_sets = [
     r for r in cached.entries(splines.LEARNED_STORE) if not r.manifest["config"]["train_limit"]
@@ -101,13 +102,15 @@ learned = {
     (r.manifest["config"]["templates_per_digit"], r.manifest["config"]["width"]): r
     for r in learned_sets
 }
-acc_table = splines.accuracy_frame(learned_sets)
-left, right = st.columns([3, 2])
-left.plotly_chart(
-    figures.lines(acc_table, "width", "accuracy", "templates", "Test accuracy"), width="stretch"
-)
-with right:
-    table(acc_table, "spline-accuracy", hide_index=True, width="stretch", height=320)
+if table_ready:
+    acc_table = splines.accuracy_frame(learned_sets)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(
+        figures.lines(acc_table, "width", "accuracy", "templates", "Test accuracy"),
+        width="stretch",
+    )
+    with right:
+        table(acc_table, "spline-accuracy", hide_index=True, width="stretch", height=320)
 if not learned:
     cached.require_entry(methods.get("splines-learned"), stop=False)
 
