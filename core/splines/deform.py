@@ -6,10 +6,11 @@ PAMI 1996; Jain & Zongker, PAMI 1997 for deformable templates): a few Adam steps
 
     cost(δ) = ‖halo(c₀ + δ) − x‖²  +  penalty · ‖δ‖²        (|δ| ≤ bound per coordinate)
 
-with the soft halo of :mod:`.learned` (sharpening step by step), then the cost is read at
-a near-hard halo. The digit is the one whose deformed template costs least, mismatch and
-deformation together. Rigid distances pick what is worth deforming: the ``digits`` best
-digits of each image and their ``templates`` nearest templates.
+with the soft halo of :mod:`.learned` (sharpening step by step); the cost is then read at
+sharpness ``final`` (by default the halo the deformation ended on: reading it at the hard
+halo did worse on held-out images). The digit is the one whose deformed template costs
+least, mismatch and deformation together. Rigid distances pick what is worth deforming:
+the ``digits`` best digits of each image and their ``per_digit`` nearest templates.
 
 The halo and its gradient are one compiled loop per template (no 28×28×samples tensor in
 memory): ``stroke(i, j) = max_t min(a_t(i), b_t(j))`` with ``a_t(i) = σ(s (w + ½ − |i − p_t|))``
@@ -72,6 +73,11 @@ class DeformConfig:
         if not 0 <= self.bound <= 10 or self.penalty < 0:
             raise ExplorerError(
                 f"bound, penalty: expected 0..10 pixels and ≥ 0, found {self.bound}, {self.penalty}"
+            )
+        if min(*self.sharpness, self.final) <= 0 or len(self.sharpness) != 2:
+            raise ExplorerError(
+                f"sharpness, final: expected (first, last) and a final > 0, found "
+                f"{self.sharpness}, {self.final}"
             )
         if self.width is not None and not 0 <= self.width <= 4:
             raise ExplorerError(f"width: expected 0..4 or None, found {self.width}")
@@ -182,8 +188,8 @@ def deform(
     """Deform each template onto its image: Adam on the control points' offsets.
 
     Returns ``(deformed control (n, …), mismatch (n,), deformation cost (n,))``, the
-    mismatch read at the near-hard halo (``config.final``); a template deformed with
-    ``steps = 0`` is the rigid one.
+    mismatch read at sharpness ``config.final``; a template deformed with ``steps = 0`` is
+    the rigid one.
     """
     delta = np.zeros_like(control, dtype=np.float64)
     m, v = np.zeros_like(delta), np.zeros_like(delta)

@@ -143,6 +143,7 @@ def test_rescore_at_the_same_width_gives_the_same_distances(mnist_test):
         (dict(bound=11), "bound"),
         (dict(penalty=-1), "penalty"),
         (dict(width=5), "width"),
+        (dict(sharpness=(0.0, 4.0)), "sharpness"),
     ],
 )
 def test_bad_settings_are_refused(change, words):
