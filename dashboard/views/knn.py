@@ -51,11 +51,14 @@ if bending:
         f"Each test pixel may match the training image anywhere within ±{config.window} "
         f"pixels, compared on its {2 * config.context + 1}×{2 * config.context + 1} "
         "neighbourhood of gradients (the image distortion model of Keysers et al., 2007). "
-        f"It re-ranks the Euclidean nearest: {method.about.split('re-ranks ')[1]}. "
-        "An image's page draws how each pixel moved."
+        "It re-ranks the Euclidean nearest: "
+        + " and ".join(f"{n} of {knn.variant_name(v)}" for v, n in config.sources)
+        + ". An image's page draws how each pixel moved."
     )
     cached.require_result(method)
-    k = min(k, config.keep)
+    if k > config.keep:
+        st.caption(f"K = {k} read as {config.keep}: the distances kept per image.")
+        k = config.keep
     pred, scores = cached.idm_votes(k, weights)
     n_train = f"{cached.entry(method.store, config).meta['distinct_candidates']:.0f} per query"
 else:
