@@ -28,7 +28,7 @@ import torch
 
 from core import knn
 from core.data import load_mnist
-from core.knn import idm
+from core.knn import distortion, idm
 
 SOURCE_SETS = {
     "deskewed 20": (("deskewed", 20),),
@@ -141,7 +141,7 @@ def recall(n_queries: int = 200, window: int = 2) -> None:
     )
     order = np.argsort(d2, axis=1, kind="stable")  # Euclidean, ties by lower index
     start = time.perf_counter()
-    nearest, _ = idm.exhaustive_nearest(q, xtr, window, order=order)
+    nearest, _ = distortion.exhaustive_nearest(q, xtr, window, order=order)
     seconds = time.perf_counter() - start
     rank = np.argmax(order == nearest[:, None], axis=1)
     for n in (20, 50, 100):

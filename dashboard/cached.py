@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import cnn, knn, maps, methods, splines, suspicious, tasks
 from core.cache import Result, Store, cache_root
-from core.knn import idm
+from core.knn import distortion, idm
 from core.methods import Method, TestResult
 from dashboard.data import mnist
 from dashboard.jobs import require
@@ -143,7 +143,7 @@ def idm_votes(k: int, weights: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _moved(query: np.ndarray, image: np.ndarray, config: idm.IdmConfig) -> int:
-    shift = idm.displacement(query, image, config.window, config.context)["shift"]
+    shift = distortion.displacement(query, image, config.window, config.context)["shift"]
     return int((shift != 0).any(axis=-1).sum())
 
 
@@ -155,20 +155,13 @@ def _idm_story(index: int, stamp) -> dict:
     keys = arrays["keys"][index][found]
     images, about = idm.training_images(config, keys)
     query = idm.query_images(config, [index])[0]
-    field = idm.displacement(query, images[0], config.window, config.context)
+    field = distortion.displacement(query, images[0], config.window, config.context)
     table = pd.DataFrame(
         {
             "training image": about,
             "label": arrays["labels"][index][found],
             "IDM distance": arrays["distances"][index][found],
-            "pixels moved": [
-                int(
-                    (idm.displacement(query, im, config.window, config.context)["shift"] != 0)
-                    .any(-1)
-                    .sum()
-                )
-                for im in images
-            ],
+            "pixels moved": [_moved(query, image, config) for image in images],
         }
     )
     return {"query": query, "images": images, "neighbours": table, **field}

@@ -8,7 +8,8 @@ The public face of the chapter; the modules behind it:
 - :mod:`.pca` — principal components as integer features;
 - :mod:`.folds` — the report's cross-validation folds;
 - :mod:`.runs` — neighbour lists as cached computations, votes, the grid search;
-- :mod:`.idm` — the distortion-tolerant re-ranking (pixels may move a little).
+- :mod:`.distortion` — the image distortion model's distance (pixels may move a little);
+- :mod:`.idm` — that distance re-ranking Euclidean candidates, as cached computations.
 """
 
 from core.knn.augment import (

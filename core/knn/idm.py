@@ -2,21 +2,12 @@
 
 The Euclidean distance compares pixel (i, j) of a query only with pixel (i, j) of a
 training image, so a stroke one pixel away from where the training image has it costs as
-much as a missing stroke. The IDM distance (Keysers et al., PAMI 2007) lets every query
-pixel find its best match within ``±window`` pixels of its place in the training image,
-each pixel on its own, and compares them on their *local context*: the ``(2c+1)²``
-patch of both Sobel gradient images around it, so that a matched pixel must also look
-alike around itself (which keeps the free displacements from tearing strokes apart).
-
-    IDM(q, t) = Σ_(i,j) min_(|di|,|dj| ≤ w) ‖ctx_q(i, j) − ctx_t(i + di, j + dj)‖²
-
-Comparing a query with 60,000 training images that way costs ~25× a Euclidean pass, so
-IDM *re-ranks* candidates: the Euclidean nearest of one or more cached neighbour lists
-(the candidate sources, e.g. the deskewed set and its augmented copies). Everything is
-integer arithmetic (gradients of integer pixels are integers), so distances are exact and
-the same on every CPU; ties rank by candidate order (source order, then Euclidean rank).
-A candidate stops being summed once it is already worse than the ``keep``-th best of its
-query (early abandoning), which never changes the ``keep`` best.
+much as a missing stroke. The IDM distance (:mod:`.distortion`) lets every pixel move a
+little. Comparing a query with 60,000 training images that way costs ~25× a Euclidean
+pass, so IDM *re-ranks* candidates: the Euclidean nearest of one or more cached neighbour
+lists (the candidate sources, e.g. the deskewed set and its augmented copies), an image
+found by several compared once. Distances are exact; ties rank by candidate order (source
+order, then Euclidean rank).
 """
 
 from __future__ import annotations
@@ -33,6 +24,7 @@ from core.cache import Result, Store
 from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
 from core.knn import augment
+from core.knn.distortion import INF, distances
 from core.knn.folds import CV_SCHEMES, fold_rows
 from core.knn.runs import VARIANTS, NeighbourConfig, Variant, image_neighbours, neighbours
 from core.knn.search import vote
@@ -41,12 +33,7 @@ from core.progress import Progress
 CODE_VERSION = 1
 STORE = Store("knn-idm", DATA_CHECKSUM, CODE_VERSION)
 SIDE = augment.SIDE
-INF = np.iinfo(np.int64).max  # the distance of a candidate abandoned or skipped
-_SOBEL = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.int32)
 _BATCH = 64  # queries per kernel call: their candidates' gradients stay a few MB
-# Rows summed from the centre out: digits' ink is there, so a far candidate's partial sum
-# passes the bound within a few rows (blank top rows would add nothing first).
-_ROWS = np.argsort(np.abs(np.arange(SIDE) - (SIDE - 1) / 2), kind="stable")
 # The vote over the re-ranked neighbours, chosen with IdmConfig's defaults; any K up to
 # ``keep`` and either weighting is a vote over the same cached distances.
 K, WEIGHTS_CHOSEN = 1, "uniform"
@@ -125,140 +112,6 @@ def source_configs(config: IdmConfig) -> list[NeighbourConfig]:
         NeighbourConfig(variant=v, k_max=max(20, n), cv_scheme=config.cv_scheme, **cv)
         for v, n in config.sources
     ]
-
-
-# -- the distance --------------------------------------------------------------------------
-
-
-def gradients(images: np.ndarray, pad: int) -> np.ndarray:
-    """Integer Sobel gradients (edge pixels repeated), zero-padded by ``pad`` on each side.
-
-    images : integer ndarray of shape (N, 28, 28)
-    Returns int16 (N, 28 + 2 pad, 28 + 2 pad, 2): d/dcolumn then d/drow, within ±1020
-    for 0..255 pixels (±4 × the largest pixel in general).
-    """
-    x = np.asarray(images)
-    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE) or not np.issubdtype(x.dtype, np.integer):
-        raise ExplorerError(
-            f"images: expected integers of shape (n, 28, 28), found {x.dtype} {x.shape}"
-        )
-    x = np.pad(x.astype(np.int32), ((0, 0), (1, 1), (1, 1)), mode="edge")
-    out = np.zeros((len(x), SIDE + 2 * pad, SIDE + 2 * pad, 2), np.int16)
-    inner = out[:, pad : pad + SIDE, pad : pad + SIDE]
-    for g, kernel in enumerate((_SOBEL, _SOBEL.T)):
-        acc = np.zeros((len(x), SIDE, SIDE), np.int32)
-        for a in range(3):
-            for b in range(3):
-                if kernel[a, b]:
-                    acc += kernel[a, b] * x[:, a : a + SIDE, b : b + SIDE]
-        inner[..., g] = acc
-    return out
-
-
-@numba.njit(parallel=True, cache=True)
-def _idm_kernel(q, pool, rows, w, c, keep):  # noqa: PLR0912  (compiled: one flat loop nest)
-    # q (B, 28+2c, 28+2c, 2) int16; pool (M, 28+2(w+c), 28+2(w+c), 2) int16;
-    # rows (B, K) int64 into pool, -1 to skip. Per pixel at most 25 × 2 × 1020² × 2 < 2³¹
-    # for c ≤ 2 (int64 accumulators anyway); totals in int64.
-    n_q, n_c = rows.shape
-    out = np.full((n_q, n_c), INF, np.int64)
-    side = 28
-    for b in numba.prange(n_q):
-        top = np.full(keep, INF, np.int64)
-        for k in range(n_c):
-            m = rows[b, k]
-            if m < 0:
-                continue
-            bound = top[keep - 1]
-            total = 0
-            for r in range(side):
-                i = _ROWS[r]
-                for j in range(side):
-                    best = INF
-                    for di in range(2 * w + 1):
-                        for dj in range(2 * w + 1):
-                            s = 0
-                            for u in range(2 * c + 1):
-                                for v in range(2 * c + 1):
-                                    for g in range(2):
-                                        t = np.int64(q[b, i + u, j + v, g]) - np.int64(
-                                            pool[m, i + di + u, j + dj + v, g]
-                                        )
-                                        s += t * t
-                            best = min(best, s)
-                    total += best
-                if total > bound:  # already worse than the keep-th best: abandon
-                    break
-            if total <= bound:
-                out[b, k] = total
-                pos = keep - 1
-                while pos > 0 and top[pos - 1] > total:
-                    top[pos] = top[pos - 1]
-                    pos -= 1
-                top[pos] = total
-    return out
-
-
-def distances(
-    queries: np.ndarray,
-    references: np.ndarray,
-    rows: np.ndarray,
-    window: int,
-    context: int = 1,
-    keep: int | None = None,
-) -> np.ndarray:
-    """IDM distances of each query to its candidate references.
-
-    queries : integer ndarray (B, 28, 28)
-    references : integer ndarray (M, 28, 28), the candidate images of all queries
-    rows : int ndarray (B, K), the rows of ``references`` each query is compared with
-        (−1: none)
-    keep : only each query's ``keep`` smallest are needed (the others may come back as
-        :data:`INF`); None: all exact
-    Returns int64 (B, K).
-    """
-    rows = np.asarray(rows, np.int64)
-    if rows.ndim != 2 or len(rows) != len(queries):
-        raise ExplorerError(f"rows: expected shape ({len(queries)}, K), found {rows.shape}")
-    if rows.size and rows.max() >= len(references):
-        raise ExplorerError(f"rows: expected indices below {len(references)}, found {rows.max()}")
-    q = gradients(queries, context)
-    pool = gradients(references, window + context)
-    keep = rows.shape[1] if keep is None else keep
-    return _idm_kernel(q, pool, rows, window, context, max(1, min(keep, rows.shape[1])))
-
-
-def displacement(
-    query: np.ndarray, reference: np.ndarray, window: int, context: int = 1
-) -> dict[str, np.ndarray]:
-    """How each pixel of ``query`` is matched in ``reference``: the picture of one distance.
-
-    Returns ``shift`` (28, 28, 2) int (d_row, d_col) chosen per pixel (the first of the
-    scan order on a tie, as the distance takes it), ``cost`` (28, 28) int64 per pixel
-    (summing to the IDM distance), and ``warped`` (28, 28): the reference pixel each query
-    pixel was matched with — the training image bent onto the query.
-    """
-    w, c = window, context
-    q = gradients(np.asarray(query)[None], c)[0].astype(np.int64)
-    r = gradients(np.asarray(reference)[None], w + c)[0].astype(np.int64)
-    span = 2 * c + 1
-    # (28, 28, span, span, 2): each pixel's context patch.
-    qc = np.lib.stride_tricks.sliding_window_view(q, (span, span), axis=(0, 1))
-    costs = []
-    for di in range(2 * w + 1):
-        for dj in range(2 * w + 1):
-            rc = np.lib.stride_tricks.sliding_window_view(
-                r[di : di + SIDE + 2 * c, dj : dj + SIDE + 2 * c], (span, span), axis=(0, 1)
-            )
-            costs.append(((qc - rc) ** 2).sum(axis=(2, 3, 4)))
-    costs = np.stack(costs)  # (displacements, 28, 28)
-    best = costs.argmin(axis=0)
-    d_row, d_col = np.divmod(best, 2 * w + 1)
-    shift = np.stack([d_row - w, d_col - w], axis=-1)
-    rows, cols = np.mgrid[:SIDE, :SIDE]
-    padded = np.pad(np.asarray(reference), w)
-    warped = padded[rows + d_row, cols + d_col]
-    return {"shift": shift, "cost": costs.min(axis=0), "warped": warped}
 
 
 # -- re-ranking cached candidates ----------------------------------------------------------
@@ -444,20 +297,3 @@ def query_images(config: IdmConfig, rows: np.ndarray) -> np.ndarray:
     """Queries ``rows`` of ``config`` as compared (deskewed if the sources are)."""
     images = _split(config)[2][np.asarray(rows)]
     return augment.deskew(images) if config.deskew else images
-
-
-def exhaustive_nearest(
-    queries: np.ndarray, references: np.ndarray, window: int, context: int = 1,
-    order: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The IDM-nearest reference of each query among *all* references (no candidates):
-    the oracle a candidate list's recall is measured against. ``order`` (B, M): the order
-    to visit references per query (the Euclidean order makes early abandoning bite).
-
-    Returns ``(rows (B,) into references, distances (B,) int64)``; ties: first visited.
-    """
-    b, m = len(queries), len(references)
-    order = np.tile(np.arange(m), (b, 1)) if order is None else np.asarray(order, np.int64)
-    d = distances(queries, references, order, window, context, keep=1)
-    first = d.argmin(axis=1)
-    return order[np.arange(b), first], d[np.arange(b), first]

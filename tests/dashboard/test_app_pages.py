@@ -273,7 +273,7 @@ def test_knn_page_distortion_option_and_an_images_displacement_field(mnist_test)
     config = knn.IdmConfig()
     query = knn.idm.query_images(config, [index])[0]
     nearest = knn.idm.training_images(config, result.arrays["keys"][index, :1])[0][0]
-    field = knn.idm.displacement(query, nearest, config.window, config.context)
+    field = knn.distortion.displacement(query, nearest, config.window, config.context)
     assert field["cost"].sum() == result.arrays["distances"][index, 0]
     charts = {c.proto.id: c for c in page.get("plotly_chart")}
     arrows = next(

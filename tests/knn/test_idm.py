@@ -1,4 +1,5 @@
-"""The distortion-tolerant distance (IDM) and its re-ranking of cached neighbours.
+"""The distortion-tolerant distance (IDM, :mod:`core.knn.distortion`) and its re-ranking
+of cached neighbours (:mod:`core.knn.idm`).
 
 Synthetic strokes with known answers (a shift within the window is free, one beyond it
 is not), the compiled kernel against a plain numpy reading of the definition, early
@@ -13,7 +14,7 @@ import pytest
 
 from core import knn
 from core.errors import ExplorerError
-from core.knn import idm
+from core.knn import distortion, idm
 
 
 def _stroke(shift=(0, 0)) -> np.ndarray:
@@ -24,13 +25,15 @@ def _stroke(shift=(0, 0)) -> np.ndarray:
 
 
 def _one(query, reference, window, context=1) -> int:
-    return int(idm.distances(query[None], reference[None], np.zeros((1, 1)), window, context)[0, 0])
+    return int(
+        distortion.distances(query[None], reference[None], np.zeros((1, 1)), window, context)[0, 0]
+    )
 
 
 def test_gradients_are_integer_sobel_with_zero_padding():
     image = np.zeros((1, 28, 28), np.uint8)
     image[0, :, 14:] = 100  # a vertical edge
-    g = idm.gradients(image, pad=2)
+    g = distortion.gradients(image, pad=2)
     assert g.shape == (1, 32, 32, 2) and g.dtype == np.int16
     assert (g[0, :2] == 0).all() and (g[0, :, -2:] == 0).all()
     inner = g[0, 2:30, 2:30]
@@ -64,18 +67,18 @@ def test_the_kernel_is_the_definition(mnist_test):
     queries, references = x[:3], x[3:15]
     rows = np.tile(np.arange(12), (3, 1))
     for window, context in ((0, 0), (1, 1), (2, 1), (1, 2)):
-        d = idm.distances(queries, references, rows, window, context)
+        d = distortion.distances(queries, references, rows, window, context)
         for b in range(3):
             for k in (0, 7, 11):
-                field = idm.displacement(queries[b], references[k], window, context)
+                field = distortion.displacement(queries[b], references[k], window, context)
                 assert field["cost"].sum() == d[b, k]
                 assert (np.abs(field["shift"]) <= window).all()
 
 
 def test_the_rigid_case_is_the_squared_distance_of_gradients(mnist_test):
     x = mnist_test[0][:6]
-    d = idm.distances(x[:2], x[2:], np.tile(np.arange(4), (2, 1)), window=0, context=0)
-    g = idm.gradients(x, 0).astype(np.int64)
+    d = distortion.distances(x[:2], x[2:], np.tile(np.arange(4), (2, 1)), window=0, context=0)
+    g = distortion.gradients(x, 0).astype(np.int64)
     expected = ((g[:2, None] - g[None, 2:]) ** 2).sum(axis=(2, 3, 4))
     assert (d == expected).all()
 
@@ -84,17 +87,17 @@ def test_early_abandoning_keeps_the_nearest_exactly(mnist_test):
     x = mnist_test[0]
     queries, references = x[:8], x[8:208]
     rows = np.tile(np.arange(200), (8, 1))
-    full = idm.distances(queries, references, rows, 2)
-    cut = idm.distances(queries, references, rows, 2, keep=5)
+    full = distortion.distances(queries, references, rows, 2)
+    cut = distortion.distances(queries, references, rows, 2, keep=5)
     assert (cut >= full).all()  # an abandoned candidate reads INF
     assert (np.sort(cut, axis=1)[:, :5] == np.sort(full, axis=1)[:, :5]).all()
     rows[:, 3] = -1  # a skipped candidate
-    assert (idm.distances(queries, references, rows, 2)[:, 3] == idm.INF).all()
+    assert (distortion.distances(queries, references, rows, 2)[:, 3] == distortion.INF).all()
 
 
 def test_displacement_bends_the_reference_onto_the_query():
     query, reference = _stroke((1, -2)), _stroke()
-    field = idm.displacement(query, reference, 2)
+    field = distortion.displacement(query, reference, 2)
     assert field["cost"].sum() == 0
     ink = query > 0
     assert (field["warped"][ink] == query[ink]).all()
@@ -108,10 +111,10 @@ def test_the_same_on_one_thread_and_two(mnist_test):
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = idm.distances(x[:6], x[6:46], rows, 2, keep=3)
+        one = distortion.distances(x[:6], x[6:46], rows, 2, keep=3)
     finally:
         numba.set_num_threads(before)
-    assert (one == idm.distances(x[:6], x[6:46], rows, 2, keep=3)).all()
+    assert (one == distortion.distances(x[:6], x[6:46], rows, 2, keep=3)).all()
 
 
 def test_candidate_keys_name_an_image_whatever_its_source(mnist_train):
@@ -139,19 +142,19 @@ def test_rerank_compares_a_duplicate_once_and_orders_by_distance(mnist_train):
     keys = np.array([[10, 11, 10, 12, 13, 11], [3, 3, 3, 3, 3, 3]])
     top, dist = idm.rerank(config, xtr[[20, 21]], keys, xtr)
     assert len(set(top[0])) == 4 and (np.diff(dist[0]) >= 0).all()
-    assert top[1, 0] == 3 and (top[1, 1:] == -1).all() and (dist[1, 1:] == idm.INF).all()
-    full = idm.distances(xtr[[20]], xtr[[10, 11, 12, 13]], np.arange(4)[None], 2)[0]
+    assert top[1, 0] == 3 and (top[1, 1:] == -1).all() and (dist[1, 1:] == distortion.INF).all()
+    full = distortion.distances(xtr[[20]], xtr[[10, 11, 12, 13]], np.arange(4)[None], 2)[0]
     assert (dist[0] == np.sort(full)).all()
 
 
 def test_exhaustive_nearest_is_the_argmin_over_everything(mnist_test):
     x = mnist_test[0]
     queries, references = x[:4], x[4:304]
-    rows, d = idm.exhaustive_nearest(queries, references, 1)
-    full = idm.distances(queries, references, np.tile(np.arange(300), (4, 1)), 1)
+    rows, d = distortion.exhaustive_nearest(queries, references, 1)
+    full = distortion.distances(queries, references, np.tile(np.arange(300), (4, 1)), 1)
     assert (rows == full.argmin(axis=1)).all() and (d == full.min(axis=1)).all()
     order = np.argsort(np.random.default_rng(0).random((4, 300)), axis=1)
-    assert (idm.exhaustive_nearest(queries, references, 1, order=order)[1] == d).all()
+    assert (distortion.exhaustive_nearest(queries, references, 1, order=order)[1] == d).all()
 
 
 @pytest.mark.parametrize(
@@ -175,9 +178,9 @@ def test_bad_settings_are_refused(change, words):
 
 def test_bad_images_are_refused():
     with pytest.raises(ExplorerError, match=r"expected integers of shape \(n, 28, 28\)"):
-        idm.gradients(np.zeros((2, 28, 27), np.uint8), 1)
+        distortion.gradients(np.zeros((2, 28, 27), np.uint8), 1)
     with pytest.raises(ExplorerError, match="expected indices below 3"):
-        idm.distances(np.zeros((1, 28, 28), np.uint8), np.zeros((3, 28, 28), np.uint8),
+        distortion.distances(np.zeros((1, 28, 28), np.uint8), np.zeros((3, 28, 28), np.uint8),
                       np.array([[0, 5]]), 1)  # fmt: skip
 
 
