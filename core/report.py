@@ -16,6 +16,7 @@ from core.knn import (
     REPORT_K,
     REPORT_WEIGHTS,
     VARIANTS,
+    WEIGHTS,
     IdmConfig,
     NeighbourConfig,
     accuracy_table,
@@ -97,8 +98,11 @@ def idm_figures() -> dict:
         return {}
     y = load_mnist("test")[1]
     accuracy = {
-        w: {k: _rounded(metrics.accuracy(y, idm_predict(result, k, w)[0])) for k in range(1, 11)}
-        for w in ("uniform", "distance")
+        w: {
+            n: _rounded(metrics.accuracy(y, idm_predict(result, n, w)[0]))
+            for n in range(1, config.keep + 1)
+        }
+        for w in WEIGHTS
     }
     return {
         "config": config_dict(config) | {"k": k, "weights": weights},

@@ -142,11 +142,6 @@ def idm_votes(k: int, weights: str) -> tuple[np.ndarray, np.ndarray]:
     return _idm_votes(k, weights, _stamp(knn.IDM_STORE, knn.IdmConfig()))
 
 
-def _moved(query: np.ndarray, image: np.ndarray, config: idm.IdmConfig) -> int:
-    shift = distortion.displacement(query, image, config.window, config.context)["shift"]
-    return int((shift != 0).any(axis=-1).sum())
-
-
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _idm_story(index: int, stamp) -> dict:
     config = knn.IdmConfig()
@@ -155,16 +150,18 @@ def _idm_story(index: int, stamp) -> dict:
     keys = arrays["keys"][index][found]
     images, about = idm.training_images(config, keys)
     query = idm.query_images(config, [index])[0]
-    field = distortion.displacement(query, images[0], config.window, config.context)
+    fields = [
+        distortion.displacement(query, image, config.window, config.context) for image in images
+    ]
     table = pd.DataFrame(
         {
             "training image": about,
             "label": arrays["labels"][index][found],
             "IDM distance": arrays["distances"][index][found],
-            "pixels moved": [_moved(query, image, config) for image in images],
+            "pixels moved": [int((f["shift"] != 0).any(axis=-1).sum()) for f in fields],
         }
     )
-    return {"query": query, "images": images, "neighbours": table, **field}
+    return {"query": query, "images": images, "neighbours": table, **fields[0]}
 
 
 def idm_story(index: int) -> dict:

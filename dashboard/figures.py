@@ -31,18 +31,30 @@ def digit_counts(counts: dict[str, np.ndarray]) -> go.Figure:
     return fig
 
 
+def _digit_trace(image: np.ndarray) -> go.Heatmap:
+    """A (28, 28) image of 0..255 pixels, ink dark, hover giving row, column and value."""
+    return go.Heatmap(
+        z=image,
+        colorscale=_GREYS,
+        zmin=0,
+        zmax=255,
+        showscale=False,
+        hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+    )
+
+
+def _segments(starts: np.ndarray, ends: np.ndarray) -> tuple[list, list]:
+    """Line segments (n, 2) of (row, column) points as one trace's x and y, gaps between."""
+    xs, ys = [], []
+    for (r0, c0), (r1, c1) in zip(starts, ends, strict=True):
+        xs += [c0, c1, None]
+        ys += [r0, r1, None]
+    return xs, ys
+
+
 def digit_image(image: np.ndarray, title: str = "", height: int | None = None) -> go.Figure:
     """One (28, 28) image as a heatmap whose hover gives row, column and pixel value."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=image,
-            colorscale=_GREYS,
-            zmin=0,
-            zmax=255,
-            showscale=False,
-            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
-        )
-    )
+    fig = go.Figure(_digit_trace(image))
     _square_image_axes(fig, title)
     if height:
         fig.update_layout(height=height)
@@ -274,12 +286,7 @@ def deformation(image: np.ndarray, before, after, title: str = "") -> go.Figure:
     before, after : :class:`core.splines.Drawing` of the same template
     """
     under = np.maximum(np.asarray(after.halo, np.uint8) // 5, np.asarray(image, np.uint8))
-    fig = go.Figure(
-        go.Heatmap(
-            z=under, colorscale=_GREYS, zmin=0, zmax=255, showscale=False,
-            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
-        )
-    )  # fmt: skip
+    fig = go.Figure(_digit_trace(under))
     for curve in before.curves:
         fig.add_trace(
             go.Scatter(
@@ -294,8 +301,7 @@ def deformation(image: np.ndarray, before, after, title: str = "") -> go.Figure:
                 line={"color": "#d62728", "width": 2},
             )
         )  # fmt: skip
-        xs = [v for o, n in zip(old, new, strict=True) for v in (o[1], n[1], None)]
-        ys = [v for o, n in zip(old, new, strict=True) for v in (o[0], n[0], None)]
+        xs, ys = _segments(old, new)
         fig.add_trace(
             go.Scatter(
                 x=xs, y=ys, mode="lines+markers", line={"color": "#ff7f0e", "width": 1},
@@ -344,20 +350,11 @@ def displacement_field(
     rows, cols = np.nonzero(np.asarray(query) > 0)
     d_row, d_col = shift[rows, cols, 0], shift[rows, cols, 1]
     moved = (d_row != 0) | (d_col != 0)
-    xs, ys = [], []
-    for r, c, dr, dc in zip(rows[moved], cols[moved], d_row[moved], d_col[moved], strict=True):
-        xs += [c, c + dc, None]
-        ys += [r, r + dr, None]
+    starts = np.stack([rows[moved], cols[moved]], axis=1)
+    xs, ys = _segments(starts, starts + np.stack([d_row[moved], d_col[moved]], axis=1))
     fig = go.Figure(
         [
-            go.Heatmap(
-                z=reference,
-                colorscale=_GREYS,
-                zmin=0,
-                zmax=255,
-                showscale=False,
-                hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
-            ),
+            _digit_trace(reference),
             go.Scatter(
                 x=xs, y=ys, mode="lines", line={"color": "#d62728", "width": 1.5},
                 hoverinfo="skip", showlegend=False,

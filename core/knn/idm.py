@@ -100,6 +100,11 @@ class IdmConfig:
         return self.sources[0][0].deskew
 
     @property
+    def clip(self) -> bool:
+        """Whether the augmented copies were clipped to 0..255 (as their images are rebuilt)."""
+        return all(v.clip for v, _ in self.sources if v.transforms)
+
+    @property
     def n_candidates(self) -> int:
         return sum(n for _, n in self.sources)
 
@@ -189,14 +194,13 @@ def rerank(
     ``keep`` distinct candidates ends with key −1 and distance :data:`INF`.
     """
     n, keep = len(queries), config.keep
-    clip = all(v.clip for v, _ in config.sources if v.transforms)
     out_keys, out_dist = np.full((n, keep), -1, np.int64), np.full((n, keep), INF, np.int64)
     for s in range(0, n, _BATCH):
         kb = keys[s : s + _BATCH]
         pool_keys, rows = np.unique(kb, return_inverse=True)
         rows = np.where(_first_occurrences(kb), rows.reshape(kb.shape), -1)
         d = distances(
-            queries[s : s + _BATCH], key_images(pool_keys, xtr, clip), rows,
+            queries[s : s + _BATCH], key_images(pool_keys, xtr, config.clip), rows,
             config.window, config.context, keep,
         )  # fmt: skip
         order = np.argsort(d, axis=1, kind="stable")[:, :keep]  # ties: candidate order
@@ -257,25 +261,37 @@ def idm_image(
     """
     config = replace(config, fold=None)
     image = np.asarray(image)
-    xtr, ytr, _, _ = _prepared(config)
+    xtr, ytr = _split(config)[:2]
     query = augment.deskew(image[None]) if config.deskew else image[None]
     lists = [image_neighbours(v, image, n).indices for v, n in config.sources]
-    keys = candidate_keys(config, lists, len(xtr))
-    top, dist = rerank(config, query, keys, xtr)
+    local, base, originals = _local(config, candidate_keys(config, lists, len(xtr)), xtr)
+    top, dist = rerank(config, query, local, base)
     found = top[0] >= 0
-    labels = ytr[top[0][found] % len(xtr)].astype(np.int64)
+    t, at = np.divmod(top[0][found], len(originals))
+    labels = ytr[originals[at]].astype(np.int64)
     k = min(k, int(found.sum()))
     pred, scores = vote(labels[None], dist[:, found].astype(np.float64), k, weights)
-    clip = all(v.clip for v, _ in config.sources if v.transforms)
     return {
         "scores": scores[0],
         "prediction": int(pred[0]),
-        "keys": top[0][found],
+        "keys": t * len(xtr) + originals[at],
         "labels": labels,
         "distances": dist[0][found],
-        "images": key_images(top[0][found], xtr, clip),
+        "images": key_images(top[0][found], base, config.clip),
         "query": query[0],
     }
+
+
+def _local(
+    config: IdmConfig, keys: np.ndarray, xtr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A few keys against only the training images they need, prepared (deskewed if the
+    sources are) instead of the whole set: ``(keys into base, base (m, 28, 28), the
+    originals' rows in xtr (m,))``."""
+    t, j = np.divmod(np.asarray(keys, np.int64), len(xtr))
+    originals, at = np.unique(j, return_inverse=True)
+    base = augment.deskew(xtr[originals]) if config.deskew else xtr[originals]
+    return t * len(originals) + at.reshape(t.shape), base, originals
 
 
 def training_images(config: IdmConfig, keys: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -283,14 +299,11 @@ def training_images(config: IdmConfig, keys: np.ndarray) -> tuple[np.ndarray, li
     (deskewed if the sources are), and how each was made: ``(images (N, 28, 28), about)``.
     Only those images are prepared (one image's page needs a few, not the whole set)."""
     xtr = _split(config)[0]
+    local, base, _ = _local(config, keys, xtr)
     t, j = np.divmod(np.asarray(keys, np.int64), len(xtr))
-    originals, at = np.unique(j, return_inverse=True)
-    base = augment.deskew(xtr[originals]) if config.deskew else xtr[originals]
-    clip = all(v.clip for v, _ in config.sources if v.transforms)
-    images = key_images(t * len(originals) + at.reshape(t.shape), base, clip)
     names = ("", *(f" {name}" for name in augment.TRANSFORMS))
     about = [f"#{b}{names[a]}" for a, b in zip(t, j, strict=True)]
-    return images, about
+    return key_images(local, base, config.clip), about
 
 
 def query_images(config: IdmConfig, rows: np.ndarray) -> np.ndarray:

@@ -274,7 +274,8 @@ def match(
         digits, nearest, rigid = candidates(x, control, config)
         which = (digits[:, :, None] * control.shape[1] + nearest).reshape(-1)  # (b D P)
         image_of = np.repeat(np.arange(len(x)), d * p)
-        deformed, mismatch, cost = deform(flat[which], x / 255.0, image_of, config)
+        rigid_templates = flat[which]
+        deformed, mismatch, cost = deform(rigid_templates, x / 255.0, image_of, config)
         total = (mismatch + cost).reshape(len(x), d, p)
         best = total.argmin(axis=2)  # (b, D)
         pick = (np.arange(len(x))[:, None] * d + np.arange(d)) * p + best  # flat rows
@@ -282,7 +283,7 @@ def match(
         out["distances"][s : s + batch] = _combined(rigid, digits, cost_of)
         out["digits"][s : s + batch] = digits
         out["deformed"][s : s + batch] = deformed[pick]
-        out["rigid"][s : s + batch] = flat[which][pick]
+        out["rigid"][s : s + batch] = rigid_templates[pick]
         out["mismatch"][s : s + batch] = mismatch[pick]
         out["deformation"][s : s + batch] = cost[pick]
         if progress is not None:

@@ -215,3 +215,20 @@ def test_one_images_pictures_are_those_the_rerank_compared(mnist_train, mnist_te
     expected = knn.apply_transform(xtr[1:], "rot-10", clip=True)[0]
     assert (images[2] == expected).all()
     assert (idm.query_images(config, [3])[0] == knn.deskew(mnist_test[0][3:4])[0]).all()
+
+
+@pytest.mark.slow
+def test_one_new_image_gets_what_the_cached_rerank_gave_it(mnist_test):
+    # The one-image path (Draw page, predict_one) prepares only its candidates' images.
+    config = idm.IdmConfig()
+    arrays = idm.idm_neighbours(config).arrays
+    for index in (0, 115):
+        found = idm.idm_image(config, mnist_test[0][index], idm.K, idm.WEIGHTS_CHOSEN)
+        assert found["keys"].tolist() == arrays["keys"][index].tolist()
+        assert found["distances"].tolist() == arrays["distances"][index].tolist()
+        assert found["labels"].tolist() == arrays["labels"][index].tolist()
+        expected = idm.predict(idm.idm_neighbours(config), idm.K, idm.WEIGHTS_CHOSEN)[0][index]
+        assert found["prediction"] == expected
+        images, _ = idm.training_images(config, found["keys"])
+        assert (found["images"] == images).all()
+        assert (found["query"] == idm.query_images(config, [index])[0]).all()
