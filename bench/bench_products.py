@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_products.py
 
-Runs the exact test-set search (60,000 × 10,000, k_max = 20) in a subprocess per CPU
+Runs the exact test-set search (60,000 × 10,000, k_max = 20) on the products path the
+plan picks (not the pruned search, which bench_knn.py measures) in a subprocess per CPU
 library cap: this CPU as it is, then capped as AVX-512 without VNNI and as AVX2 only
 (``DNNL_MAX_CPU_ISA``, the way CPUs without VNNI run int8 products). Each subprocess also
 times the bare float32 product of the same shapes, the reference, in the same run.
@@ -27,7 +28,7 @@ a = torch.from_numpy(xte.reshape(len(xte), -1).astype("float32"))
 b = torch.from_numpy(xtr.reshape(len(xtr), -1).astype("float32"))
 start = time.perf_counter(); a @ b.T; bare = time.perf_counter() - start
 start = time.perf_counter()
-nb = nearest_neighbours(xtr, xte, 20)
+nb = nearest_neighbours(xtr, xte, 20, products=plan.path)
 ours = time.perf_counter() - start
 print(json.dumps({"path": nb.products, "exact": plan.exact, "ms": plan.ms, "ours": ours,
                   "bare": bare}))

@@ -57,10 +57,19 @@ def _info(args: argparse.Namespace) -> int:
     print(f"MNIST data:  {folder}  (from {origin}; {state})")
     for problem in problems.values():
         print(f"  - {problem}")
+    import torch
+
     from core.knn.products import product_plan
+    from core.knn.search import PRUNE_MIN_PAIRS
 
     plan = product_plan()
     print(f"KNN products: {plan.path}  (CPU capability {plan.cpu}; {plan.reason})")
+    print(
+        f"KNN search:  pruned by certified lower bounds from {PRUNE_MIN_PAIRS[plan.path]:,} "
+        "query × training pairs on, these products below"
+    )
+    if torch.cuda.is_available():
+        print(f"CUDA:        {torch.cuda.get_device_name()} (KNN products, every training)")
     entries = list_entries()
     print("cached:" + ("" if entries else "      nothing yet"))
     for e in entries:

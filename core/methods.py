@@ -206,12 +206,20 @@ class KnnMethod(Method):
             pred.astype(np.int64),
             _normalised(scores),
             meta.get("seconds_prepare", 0) + meta.get("seconds_search", 0),
-            f"cpu ({meta.get('cpu', '?')}, {meta.get('products', '?')} products)",
+            _knn_device(meta),
             meta,
         )
 
     def predict_one(self, image):
         return _normalised(knn.predict_images(self.config.variant, np.asarray(image)[None])[1])[0]
+
+
+def _knn_device(meta: dict) -> str:
+    path = meta.get("products", "?")
+    if path == "cuda":
+        return "cuda (float32 products, certified)"
+    how = "pruned search" if path == "pruned" else f"{path} products"
+    return f"cpu ({meta.get('cpu', '?')}, {how})"
 
 
 class IdmMethod(Method):

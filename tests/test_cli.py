@@ -41,6 +41,8 @@ def test_info_says_which_products_the_knn_search_uses_and_why():
     assert "worst-case operands" in line and "fastest exact path" in line
     if "int8 off by" in line:
         assert path != "int8", line
+    search = next(x for x in info.stdout.splitlines() if x.startswith("KNN search: "))
+    assert "pruned by certified lower bounds" in search
 
 
 def test_a_wrong_data_dir_is_a_clear_error_and_exit_code_2(tmp_path):

@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from core.cnn.models import ModernCNN, PatternNet
+from core.devices import default_device as device
 from core.errors import ExplorerError
 from core.progress import Progress
 
@@ -59,11 +60,6 @@ class CnnConfig:
             raise ExplorerError(
                 f"temperature > 0 and ema in [0, 1), found {self.temperature}, {self.ema}"
             )
-
-
-def device() -> torch.device:
-    """CUDA when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def build(config: CnnConfig) -> torch.nn.Module:

@@ -77,20 +77,22 @@ class Int8Products:
 
 
 class Float32Products:
-    """Approximate keys in float32, with a rigorous bound on their rounding error."""
+    """Approximate keys in float32, with a rigorous bound on their rounding error.
 
-    def __init__(self, train: np.ndarray):
+    On ``device`` (the CPU, or a CUDA device: blocks go there, candidates come back).
+    """
+
+    def __init__(self, train: np.ndarray, device: str = "cpu"):
+        self.device = torch.device(device)
         self.tn64 = sq_norms(train)
-        self.tn = torch.from_numpy(self.tn64.astype(np.float32))
+        self.tn = torch.from_numpy(self.tn64.astype(np.float32)).to(self.device)
         self.d = train.shape[1]
 
-    @staticmethod
-    def query_block(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(x.astype(np.float32))
+    def query_block(self, x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(x.astype(np.float32)).to(self.device)
 
-    @staticmethod
-    def train_block(x: np.ndarray) -> tuple[torch.Tensor, ...]:
-        return (torch.from_numpy(x.astype(np.float32)).T.contiguous(),)
+    def train_block(self, x: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return (torch.from_numpy(x.astype(np.float32)).to(self.device).T.contiguous(),)
 
     def keys(self, q: torch.Tensor, t: tuple[torch.Tensor, ...], t0: int) -> torch.Tensor:
         return torch.addmm(self.tn[t0 : t0 + t[0].shape[1]], q, t[0], beta=1.0, alpha=-2.0)
@@ -110,9 +112,10 @@ class Float32Products:
 
 
 def engine(path: str, train: np.ndarray) -> Int8Products | Float32Products:
-    """The product engine of one of :data:`PATHS` for a training set (n, d)."""
-    if path == "float32":
-        return Float32Products(train)
+    """The product engine of one of :data:`PATHS`, or "cuda" (float32 products on the
+    CUDA device), for a training set (n, d)."""
+    if path in ("float32", "cuda"):
+        return Float32Products(train, "cuda" if path == "cuda" else "cpu")
     return Int8Products(train, split=path == "int8-split")
 
 

@@ -2,16 +2,21 @@
 
 Neighbours are ranked by exact squared Euclidean distance, ties by lower training
 index: the order scikit-learn's brute-force search gives on integer pixels (its float64
-arithmetic is exact for them). Candidates come from block matrix products of
-``‖t‖² − 2 q·t`` (``‖q‖²`` is constant per query), kept with ``torch.topk``. The
-products are int8 (exact) where this CPU multiplies int8 exactly and fast, float32 with a
-certified error bound otherwise (:mod:`core.knn_products` decides, once per process).
+arithmetic is exact for them). Two ways to find them, both exact:
 
-The candidates are then re-ranked with exact integer distances, their keys are checked
-against those exact values, and a certificate checks, query by query, that no image
-outside them can be among the ``k_max`` nearest: with int8 products the keys are exact,
-with float32 the rounding bound is allowed for. A query that fails is recomputed exactly
-in float64.
+- **pruned** (large searches): certified lower bounds in a principal subspace skip all
+  but a few hundred exact distances per query (:mod:`.pruned`).
+- **products**: candidates from block matrix products of ``‖t‖² − 2 q·t`` (``‖q‖²`` is
+  constant per query), kept with ``torch.topk``. The products are int8 (exact) where
+  this CPU multiplies int8 exactly and fast, float32 with a certified error bound
+  otherwise (:mod:`.products` decides, once per process). The candidates are then
+  re-ranked with exact integer distances, their keys are checked against those exact
+  values, and a certificate checks, query by query, that no image outside them can be
+  among the ``k_max`` nearest: with int8 products the keys are exact, with float32 the
+  rounding bound is allowed for. A query that fails is recomputed exactly in float64.
+  On a CUDA device ("cuda", chosen by "auto" where there is one) the float32 products and
+  their top-k run there, the exact re-ranking and the certificate stay on the CPU: the
+  same neighbours as on any CPU.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.devices import full_float32
 from core.errors import ExplorerError
 from core.knn.products import PATHS, engine, product_plan, sq_norms
+from core.knn.pruned import exact_in_int32, pruned_neighbours
 from core.progress import Progress
 
 _log = logging.getLogger(__name__)
@@ -66,35 +73,66 @@ def _as_rows(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def _fits_uint8(x: np.ndarray) -> bool:
-    return x.dtype == np.uint8 or (x.size == 0 or (int(x.min()) >= 0 and int(x.max()) <= 255))
+def _value_range(*arrays: np.ndarray) -> tuple[int, int]:
+    """The smallest and largest value of all the arrays (0..255 for uint8, unread)."""
+    if all(x.dtype == np.uint8 or x.size == 0 for x in arrays):
+        return 0, 255
+    filled = [x for x in arrays if x.size]
+    return min(int(x.min()) for x in filled), max(int(x.max()) for x in filled)
 
 
-PRODUCTS = ("auto", *PATHS)
-_DISTRUSTED: set[str] = set()  # int8 paths whose keys once failed the candidate check
+PRODUCTS = ("auto", "pruned", "cuda", *PATHS)
+# "auto" prunes from this many query × training pairs on: below, embedding both sets
+# costs more than it saves (measured crossover on an AVX-512 VNNI CPU: 60,000 × ~2,000
+# against int8 products; float32 products cost ~4× more per pair, so sooner there).
+PRUNE_MIN_PAIRS = {"int8": 1 << 27, "int8-split": 1 << 27, "float32": 1 << 25}
+_DISTRUSTED: set[str] = set()  # paths whose keys once failed their check
 
 
-def _choose_path(products: str, pixels: bool) -> tuple[str, str]:
-    """The product path of a search and why: ``products`` checked, or chosen for "auto"."""
+def _choose_path(
+    products: str, values: tuple[int, int], pairs: int, n_features: int
+) -> tuple[str, str]:
+    """The search path and why: ``products`` checked, or chosen for "auto"."""
     if products not in PRODUCTS:
         raise ExplorerError(f"products: expected one of {PRODUCTS}, found {products!r}")
-    if products == "float32":
-        return products, "requested"
+    pixels = values[0] >= 0 and values[1] <= 255
+    prunable = exact_in_int32(*values, n_features) and "pruned" not in _DISTRUSTED
     if products == "auto":
-        if not pixels:
-            return "float32", "features outside 0..255: float32 with a certified error bound"
-        plan = product_plan()
-        if plan.path in _DISTRUSTED:
-            return "float32", f"{plan.path} keys failed the candidate check in this process"
-        return plan.path, plan.reason
-    if not pixels:
-        raise ExplorerError(f"products: {products!r} expects pixels in 0..255")
-    plan = product_plan()
-    if not plan.exact.get(products) or products in _DISTRUSTED:
+        if torch.cuda.is_available() and "cuda" not in _DISTRUSTED:
+            return "cuda", f"float32 products on {torch.cuda.get_device_name()}, certified"
+        return _auto_path(pixels, prunable, pairs)
+    if products == "cuda" and not torch.cuda.is_available():
+        raise ExplorerError("products: 'cuda' expects a CUDA device, found none")
+    if products == "pruned" and not prunable:
         raise ExplorerError(
-            f"products: {products!r} products are not exact on this CPU ({plan.reason}); use 'auto'"
+            f"products: 'pruned' expects squared distances within int32 and bounds that "
+            f"held in this process, found {n_features:,} features in {values[0]}..{values[1]}"
         )
+    if products in PATHS[:2] and not pixels:
+        raise ExplorerError(f"products: {products!r} expects pixels in 0..255")
+    if products in PATHS[:2]:
+        plan = product_plan()
+        if not plan.exact.get(products) or products in _DISTRUSTED:
+            raise ExplorerError(
+                f"products: {products!r} products are not exact on this CPU ({plan.reason}); "
+                "use 'auto'"
+            )
     return products, "requested"
+
+
+def _auto_path(pixels: bool, prunable: bool, pairs: int) -> tuple[str, str]:
+    plan = product_plan() if pixels else None
+    path = "float32" if plan is None or plan.path in _DISTRUSTED else plan.path
+    if prunable and pairs >= PRUNE_MIN_PAIRS[path]:
+        return "pruned", (
+            f"{pairs:,} pairs: certified lower bounds in a principal subspace, exact "
+            "distances for the rows they cannot rule out"
+        )
+    if plan is None:
+        return "float32", "features outside 0..255: float32 with a certified error bound"
+    if path != plan.path:
+        return "float32", f"{plan.path} keys failed the candidate check in this process"
+    return plan.path, plan.reason
 
 
 def nearest_neighbours(
@@ -112,10 +150,14 @@ def nearest_neighbours(
     train : integer ndarray of shape (n_train, 28, 28) or (n_train, n_features)
     query : integer ndarray of shape (n_queries, ...) with the same features
     k_max : number of neighbours kept (any K ≤ k_max can then be voted)
-    products : one of :data:`core.knn_products.PATHS` (the int8 ones for pixels in
-        0..255, and only where exact on this CPU), or "auto": for pixels, the path
-        :func:`~core.knn_products.product_plan` chose; float32 otherwise. The neighbours
-        are the same whatever the path.
+    products : the search path: "cuda" (float32 products on the CUDA device, certified
+        like the CPU's), "pruned" (where its int32 distances hold), one of
+        :data:`core.knn.products.PATHS` (the int8 ones for pixels in 0..255, and only
+        where exact on this CPU), or "auto": "cuda" where a CUDA device is, else "pruned"
+        from :data:`PRUNE_MIN_PAIRS` on
+        where its int32 distances hold, else for pixels the path
+        :func:`~core.knn.products.product_plan` chose, float32 otherwise. The
+        neighbours are the same whatever the path.
     progress : called as ``progress(pairs_done, pairs_total)``
 
     Peak extra memory is a few blocks of 8192 rows (under 1 GiB), whatever the sizes.
@@ -128,7 +170,20 @@ def nearest_neighbours(
         )
     if not 1 <= k_max <= n:
         raise ExplorerError(f"k_max: expected 1..{n} (the training-set size), found {k_max}")
-    path, why = _choose_path(products, _fits_uint8(train) and _fits_uint8(query))
+    path, why = _choose_path(products, _value_range(train, query), n * m, train.shape[1])
+    if path == "pruned":
+        return _pruned(train, query, k_max, why, progress)
+    return _product_search(train, query, k_max, path, why, progress)
+
+
+def _product_search(train, query, k_max, path, why, progress) -> Neighbours:
+    """Candidates from block products, re-ranked exactly and certified (module doc)."""
+    with full_float32():  # TF32 on CUDA would break the rounding bound
+        return _candidates_and_certificate(train, query, k_max, path, why, progress)
+
+
+def _candidates_and_certificate(train, query, k_max, path, why, progress) -> Neighbours:
+    n, m = len(train), len(query)
     eng = engine(path, train)
     n_cand = min(n, k_max + _MARGIN)
     # Train blocks outside, so each is converted once; the running best of every query
@@ -152,8 +207,8 @@ def nearest_neighbours(
             done += len(q) * block_rows
             if progress is not None:
                 progress(done, m * n)
-    cand = torch.cat(best_i).numpy()
-    cand_keys = torch.cat(best_v).double().numpy()  # (n_queries, n_cand)
+    cand = torch.cat(best_i).cpu().numpy()
+    cand_keys = torch.cat(best_v).double().cpu().numpy()  # (n_queries, n_cand)
     tn, qn = sq_norms(train), sq_norms(query)
     cand_sq = _candidate_sqdist(train, query, tn, qn, cand)
     # Check the products on every call: the candidates' keys must be their exact values
@@ -188,6 +243,19 @@ def nearest_neighbours(
         rows = unsure[s : s + 256]
         indices[rows], sqdist[rows] = _exact_rows(train, query[rows], tn, qn[rows], k_max)
     return Neighbours(indices.astype(np.int32), sqdist, path, why)
+
+
+def _pruned(train, query, k_max, why, progress) -> Neighbours:
+    indices, sqdist, stats = pruned_neighbours(train, query, k_max, progress=progress)
+    if stats["violations"]:
+        _log.warning(
+            "knn: %d lower bounds exceeded their exact distance (float32 products wrong); "
+            "searching again with certified float32 products", stats["violations"],
+        )  # fmt: skip
+        _DISTRUSTED.add("pruned")
+        return nearest_neighbours(train, query, k_max, products="float32", progress=progress)
+    _log.debug("knn: pruned search, %.0f exact distances per query", stats["computed"])
+    return Neighbours(indices.astype(np.int32), sqdist, "pruned", why)
 
 
 def _candidate_sqdist(train, query, tn, qn, cand) -> np.ndarray:

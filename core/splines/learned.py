@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
+from core.devices import default_device, full_float32
 from core.errors import ExplorerError
 from core.progress import Progress
 from core.splines.bezier import rasterize_halo
@@ -135,11 +136,19 @@ def _prototypes(x: torch.Tensor, y: torch.Tensor, m: int, seed: int) -> np.ndarr
 
 
 def train_templates(
-    images: np.ndarray, labels: np.ndarray, cfg: LearnedConfig, progress: Progress | None = None
+    images: np.ndarray,
+    labels: np.ndarray,
+    cfg: LearnedConfig,
+    progress: Progress | None = None,
+    device: str | None = None,
 ) -> tuple[np.ndarray, dict]:
-    """Learn control points: returns (control (10, M, strokes, degree + 1, 2), history)."""
+    """Learn control points: returns (control (10, M, strokes, degree + 1, 2), history).
+
+    device : where to train ("cpu", "cuda"); None: CUDA where there is one.
+    """
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    dev = torch.device(device) if device is not None else default_device()
     if cfg.train_limit:
         images, labels = images[: cfg.train_limit], labels[: cfg.train_limit]
     x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255)
@@ -149,15 +158,19 @@ def train_templates(
     control = torch.tensor(
         _init_control(protos.reshape(-1, SIDE, SIDE), cfg, rng),
         dtype=torch.float32,
+        device=dev,
         requires_grad=True,
     )
     steps = cfg.fit_steps + cfg.epochs * int(np.ceil(len(x) / cfg.batch))
     tick = _ticker(progress, steps)
-    history = {"fit_loss": _fit(control, torch.from_numpy(protos.astype(np.float32)), cfg, tick)}
-    history |= _discriminate(control, x, y, cfg, rng, tick)
+    target = torch.from_numpy(protos.astype(np.float32)).to(dev)
+    with full_float32():
+        history = {"fit_loss": _fit(control, target, cfg, tick)}
+        history |= _discriminate(control, x.to(dev), y.to(dev), cfg, rng, tick)
     history["seconds"] = time.perf_counter() - start
+    history["device"] = str(dev)
     shape = (10, cfg.templates_per_digit, cfg.strokes, cfg.degree + 1, 2)
-    return control.detach().numpy().astype(np.float64).reshape(shape), history
+    return control.detach().cpu().numpy().astype(np.float64).reshape(shape), history
 
 
 def _ticker(progress: Progress | None, total: int) -> Callable[[], None]:
@@ -191,7 +204,7 @@ def _discriminate(control, x, y, cfg: LearnedConfig, rng: np.random.Generator, t
     history = {"epoch_loss": [], "epoch_train_accuracy": [], "sharpness": []}
     for epoch in range(cfg.epochs):
         sharp = 2.0 * 2 ** (epoch * 2 / max(cfg.epochs - 1, 1))  # 2 → 8
-        order = torch.from_numpy(rng.permutation(len(x)))
+        order = torch.from_numpy(rng.permutation(len(x))).to(x.device)
         losses, hits = [], 0
         for s in range(0, len(x), cfg.batch):
             idx = order[s : s + cfg.batch]

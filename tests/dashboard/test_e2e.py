@@ -6,14 +6,9 @@ another executable). Screenshots land in ``artifacts/e2e/`` (the README shows so
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -22,50 +17,27 @@ from core import jobs, knn, methods, metrics
 from core.cache import CACHE_ENV
 from core.data import FILES
 from core.knn import NeighbourConfig
+from dashboard.local import CHROMIUM_ARGS, chromium_path, serve, settled
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "artifacts" / "e2e"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 
 
 def _chromium() -> str:
-    path = os.environ.get("MNIST_EXPLORER_CHROMIUM") or shutil.which("chromium")
-    if not path:
-        pytest.fail("no chromium executable: `apt-get install chromium` (the CI script does)")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    try:
+        return chromium_path()
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def _serve(env: dict | None = None):
     """Start the app on a free port; yields its URL, stops it afterwards."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "core", "dashboard", "--server.port", str(port)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ | (env or {}),
-    )  # fmt: skip
-    url = f"http://localhost:{port}"
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the app did not start within a minute")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        with serve(env) as url:
+            yield url
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +76,7 @@ def page(server, browser):
     pg.close()
 
 
-def _settled(page) -> None:
-    """Wait until the script run is over (no 'Running…' widget) and the page is drawn."""
-    page.wait_for_selector("[data-testid=stMain]")
-    page.wait_for_timeout(500)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
-    page.wait_for_timeout(500)
+_settled = settled
 
 
 def _metric(page, label: str) -> str:

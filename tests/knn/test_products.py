@@ -145,13 +145,14 @@ from core.knn.products import product_plan
 from core.knn.pca import fit_pca
 
 (xtr, ytr), (xte, yte) = load_mnist("train"), load_mnist("test")
-nb = nearest_neighbours(xtr, xte, 20)
+nb = nearest_neighbours(xtr, xte, 20)  # the whole test set: the pruned search
 pred, _ = vote(ytr[nb.indices], nb.sqdist, 4, "distance")
+plan = product_plan()
+pl = nearest_neighbours(xtr, xte[:1000], 20, products=plan.path)  # the products path
 dtr, dte = deskew(xtr), deskew(xte)
 pca = fit_pca(dtr, 60)
 ftr, fte = pca.project(dtr), pca.project(dte[:1000])
 pnb = nearest_neighbours(ftr, fte, 20)
-plan = product_plan()
 refused = []
 for path in ("int8", "int8-split"):
     if not plan.exact[path]:
@@ -160,20 +161,28 @@ for path in ("int8", "int8-split"):
         except ExplorerError:
             refused.append(path)
 np.savez(sys.argv[1], indices=nb.indices[:1000], sqdist=nb.sqdist[:1000],
+         plan_indices=pl.indices, plan_sqdist=pl.sqdist,
          pca_indices=pnb.indices, pca_sqdist=pnb.sqdist, pca_features=fte)
-print(json.dumps({"correct": int((pred == yte).sum()), "path": plan.path, "used": nb.products,
+print(json.dumps({"correct": int((pred == yte).sum()), "path": plan.path, "used": pl.products,
+                  "whole": nb.products,
                   "reason": plan.reason, "exact": plan.exact, "refused": refused,
                   "pca_used": pnb.products}))
 """
 
 # What each cap stands for: AVX-512 before VNNI (Skylake servers), and AVX2 only. BLAS
 # libraries are capped alike, so the float32 path and the PCA run on those kernels too.
+# The pruned search's compiled loops are built for the same CPUs (NUMBA_CPU_NAME).
 _CAPS = {
-    "AVX512_CORE": {"DNNL_MAX_CPU_ISA": "AVX512_CORE", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+    "AVX512_CORE": {
+        "DNNL_MAX_CPU_ISA": "AVX512_CORE",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+        "NUMBA_CPU_NAME": "skylake-avx512",
+    },
     "AVX2": {
         "DNNL_MAX_CPU_ISA": "AVX2",
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "OPENBLAS_CORETYPE": "Haswell",
+        "NUMBA_CPU_NAME": "haswell",
     },
 }
 
@@ -203,12 +212,14 @@ def test_exact_neighbours_and_the_reports_figure_on_cpus_without_vnni(
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     print(cap, seen)  # which path this CPU, so capped, takes (shown with -s / on failure)
     assert seen["correct"] == 9714  # 97.14%: the report's raw K=4 distance-weighted figure
+    assert seen["whole"] == "pruned"
     assert seen["used"] == seen["path"] and seen["exact"][seen["path"]]
     assert sorted(seen["refused"]) == sorted(p for p, ok in seen["exact"].items() if not ok)
     (indices, sqdist), (pca_indices, pca_sqdist), features = exact_references
     got = np.load(out)
-    np.testing.assert_array_equal(got["indices"], indices)
-    np.testing.assert_array_equal(got["sqdist"], sqdist)
+    for path in ("", "plan_"):  # pruned, and the products path this CPU's plan takes
+        np.testing.assert_array_equal(got[f"{path}indices"], indices)
+        np.testing.assert_array_equal(got[f"{path}sqdist"], sqdist)
     # PCA features are integers so that the search on them is exact: the same features
     # on these kernels, and the same neighbours as brute force.
     np.testing.assert_array_equal(got["pca_features"], features)

@@ -1,0 +1,72 @@
+"""The app served on a free local port, and the system browser that drives it.
+
+Shared by the end-to-end tests and the page bench: headless Chromium from Debian's
+``chromium`` package (``MNIST_EXPLORER_CHROMIUM`` names another executable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+def chromium_path() -> str:
+    """The Chromium executable, or an error that says how to get one."""
+    path = os.environ.get("MNIST_EXPLORER_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        raise RuntimeError("no chromium executable: `apt-get install chromium` (`make test` does)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(env: dict | None = None, start_s: float = 60) -> Iterator[str]:
+    """Start the dashboard on a free port; yields its URL, stops it afterwards."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "dashboard", "--server.port", str(port)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=os.environ | (env or {}),
+    )  # fmt: skip
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + start_s
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the app did not start within {start_s:.0f} s") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def settled(page) -> None:
+    """Wait until the script run is over (no 'Running…' widget) and the page is drawn."""
+    page.wait_for_selector("[data-testid=stMain]")
+    page.wait_for_timeout(500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
+    page.wait_for_timeout(500)
