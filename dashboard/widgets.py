@@ -27,9 +27,13 @@ def download(frame: pd.DataFrame, name: str, key: str | None = None) -> None:
     )
 
 
-def table(frame: pd.DataFrame, name: str, **kwargs) -> None:
-    """A table with its CSV download underneath."""
-    st.dataframe(frame, **kwargs)
+def table(frame: pd.DataFrame, name: str, static: bool = False, **kwargs) -> None:
+    """A table with its CSV download underneath; ``static``: plain HTML, drawn with the
+    page (an interactive grid repaints its canvas a few hundred ms after a rerun)."""
+    if static:
+        st.table(frame)
+    else:
+        st.dataframe(frame, **kwargs)
     download(frame, name)
 
 

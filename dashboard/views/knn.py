@@ -77,7 +77,7 @@ name = f"distortion, K={k}, {weights}" if bending else f"{variant}, K={k}, {weig
 columns = {name: pred}
 if (bending or variant != "raw") and cached.neighbours("raw", stop=False) is not None:
     columns["the report's: raw, K=4, distance"] = cached.votes("raw", None, 4, "distance")[0]
-table(metrics.per_digit(y_test, columns).round(2), "knn-per-digit", width="stretch")
+table(metrics.per_digit(y_test, columns).round(2), "knn-per-digit", static=True)
 
 st.subheader("Confusion matrix")
 confusion_drilldown(
