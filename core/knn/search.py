@@ -153,11 +153,10 @@ def nearest_neighbours(
     products : the search path: "cuda" (float32 products on the CUDA device, certified
         like the CPU's), "pruned" (where its int32 distances hold), one of
         :data:`core.knn.products.PATHS` (the int8 ones for pixels in 0..255, and only
-        where exact on this CPU), or "auto": "cuda" where a CUDA device is, else "pruned"
-        from :data:`PRUNE_MIN_PAIRS` on
-        where its int32 distances hold, else for pixels the path
-        :func:`~core.knn.products.product_plan` chose, float32 otherwise. The
-        neighbours are the same whatever the path.
+        where exact on this CPU), or "auto": "cuda" where a CUDA device is, else
+        "pruned" from :data:`PRUNE_MIN_PAIRS` on where its int32 distances hold, else
+        for pixels the path :func:`~core.knn.products.product_plan` chose, float32
+        otherwise. The neighbours are the same whatever the path.
     progress : called as ``progress(pairs_done, pairs_total)``
 
     Peak extra memory is a few blocks of 8192 rows (under 1 GiB), whatever the sizes.

@@ -226,7 +226,7 @@ def test_a_count_click_opens_its_cell_and_a_thumbnail_opens_the_image_page(
     page.goto(f"{server}/knn")
     _settled(page)
     # A plain click on a count of the table (row "true 4", a column near its right end).
-    table = page.locator("[data-testid=stDataFrame]").nth(1)
+    table = page.locator(".st-key-cell_table [data-testid=stDataFrame]")
     table.scroll_into_view_if_needed()
     box = table.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + 35 * 5 + 17)
