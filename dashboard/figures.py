@@ -197,6 +197,23 @@ def gallery(images: np.ndarray, ids: np.ndarray, captions: list[str], cols: int 
     return fig
 
 
+def tile_rows(rows: list[tuple[np.ndarray, list[str]]], label: str) -> go.Figure:
+    """One figure of several rows of tiles (each ``(tiles (n, h, w), captions)``), row r
+    labelled ``f"{label} {r}"``: one chart for the browser to draw instead of one a row."""
+    width = max(len(tiles) for tiles, _ in rows)
+    grid = np.full((len(rows), width), -1)
+    text = np.full((len(rows), width), "", dtype=object)
+    start = 0
+    for r, (tiles, captions) in enumerate(rows):
+        grid[r, : len(tiles)] = np.arange(start, start + len(tiles))
+        text[r, : len(tiles)] = captions
+        start += len(tiles)
+    fig = mosaic(np.concatenate([tiles for tiles, _ in rows]), grid, text=text)
+    fig.update_yaxes(ticktext=[f"{label} {r}" for r in range(len(rows))], title=None)
+    fig.update_layout(height=60 * len(rows) + 40, title=None)
+    return fig
+
+
 def lines(
     frame,
     x: str,

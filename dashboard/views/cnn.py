@@ -114,14 +114,14 @@ st.markdown(
     "**What each pattern looks like**: the mean zone crop of the images where it "
     "fires (left) and its 8 most activating crops."
 )
+rows = []
 for p in range(cnn.PATTERNS[zone]):
     tiles, top, n_fire = cnn.pattern_tiles(x_test, activations, zone, p)
     captions = [f"pattern {p}: mean of {n_fire} crops"] + [
         f"test #{i} (label {y_test[i]})" for i in top
     ]
-    fig = figures.gallery(tiles, range(len(tiles)), captions, cols=len(tiles))
-    fig.update_layout(height=90, title=None)
-    st.plotly_chart(fig, width="stretch", key=f"cnn_pattern_{p}")
+    rows.append((tiles, captions))
+st.plotly_chart(figures.tile_rows(rows, "pattern"), width="stretch", key="cnn_patterns")
 
 st.subheader("Pattern triples of one digit")
 DIGITS = list(range(10))
