@@ -35,7 +35,7 @@ from core.progress import Progress
 
 COMPONENTS = 64  # dimensions of the bound (plus the residual's length)
 _QB, _TB = 512, 4096  # a block of bounds, 8 MiB of float32: stays in cache for the scan
-_SEED_ROWS, _SEED_EXTRA = 8192, 8
+_SEED_ROWS, _SEED_EXTRA = 2 * _TB, 8  # seeds from the first two blocks' bounds
 _BASIS_ROWS = 8192  # rows the principal directions are estimated from
 _NONE = np.iinfo(np.int64).max // 4  # the distance of an empty slot
 _U32 = 2.0**-24
@@ -186,18 +186,26 @@ def pruned_neighbours(
     computed = np.zeros(m, np.int64)
     violations = np.zeros(m, np.int64)
     buf = torch.empty(_QB, _TB)
-    seed_k = min(k + _SEED_EXTRA, n, _SEED_ROWS)
+    seed_rows = min(n, _SEED_ROWS)
+    seed_buf = torch.empty(_QB, seed_rows)
+    seed_k = min(k + _SEED_EXTRA, seed_rows)
     done = 0
     for q0 in range(0, m, _QB):
         rows = slice(q0, q0 + _QB)
         q = torch.from_numpy(q_op[rows])
         state = (best_d[rows], best_i[rows], slack[rows], computed[rows], violations[rows])
-        seeds = torch.topk(q @ t_op[:, :_SEED_ROWS], seed_k, dim=1, largest=False).indices
+        # The first rows' keys pick the seeds, then are scanned as they are (not recomputed).
+        seed_keys = seed_buf[: len(q)]
+        torch.mm(q, t_op[:, :seed_rows], out=seed_keys)
+        seeds = torch.topk(seed_keys, seed_k, dim=1, largest=False).indices
         _seed(seeds.numpy().astype(np.int64), query[rows], train, state[0], state[1])
         for t0 in range(0, n, _TB):
             t = t_op[:, t0 : t0 + _TB]
-            keys = buf[: len(q), : t.shape[1]]
-            torch.mm(q, t, out=keys)
+            if t0 < seed_rows:  # _SEED_ROWS is a multiple of _TB
+                keys = seed_keys[:, t0 : t0 + _TB].contiguous()
+            else:
+                keys = buf[: len(q), : t.shape[1]]
+                torch.mm(q, t, out=keys)
             _scan(keys.numpy(), t0, query[rows], train, *state)
             done += len(q) * t.shape[1]
             if progress is not None:

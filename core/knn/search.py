@@ -108,9 +108,9 @@ def _choose_path(
             f"products: 'pruned' expects squared distances within int32 and bounds that "
             f"held in this process, found {n_features:,} features in {values[0]}..{values[1]}"
         )
-    if products in PATHS[:2] and not pixels:
-        raise ExplorerError(f"products: {products!r} expects pixels in 0..255")
-    if products in PATHS[:2]:
+    if products in PATHS[:2]:  # the int8 paths
+        if not pixels:
+            raise ExplorerError(f"products: {products!r} expects pixels in 0..255")
         plan = product_plan()
         if not plan.exact.get(products) or products in _DISTRUSTED:
             raise ExplorerError(
