@@ -65,7 +65,7 @@ def _open(browser, url: str):
     # gets a spurious "Page not found" dialog over the right page (streamlit#9992):
     # open the default page once, as a visitor who first lands on the home page.
     pg.goto(url)
-    _settled(pg)
+    settled(pg)
     return pg
 
 
@@ -74,9 +74,6 @@ def page(server, browser):
     pg = _open(browser, server)
     yield pg
     pg.close()
-
-
-_settled = settled
 
 
 def _metric(page, label: str) -> str:
@@ -97,7 +94,7 @@ def test_knn_page_k_slider_and_confusion_cell(server, page, mnist_test):
     config = NeighbourConfig()
     result = knn.cached_neighbours(config)
     page.goto(f"{server}/knn")
-    _settled(page)
+    settled(page)
     assert _metric(page, "Test accuracy") == "97.14%"
     page.screenshot(path=ARTIFACTS / "knn.png")
 
@@ -108,7 +105,7 @@ def test_knn_page_k_slider_and_confusion_cell(server, page, mnist_test):
     shown = f"{metrics.accuracy(y, pred5):.2%}"
     assert shown != "97.14%"
     assert _eventually(lambda: _metric(page, "Test accuracy"), shown) == shown
-    _settled(page)
+    settled(page)
     assert "k=5" in page.url
 
     # Box-drag over the marker of cell (true 7, predicted 2).
@@ -125,14 +122,14 @@ def test_knn_page_k_slider_and_confusion_cell(server, page, mnist_test):
     heading = page.get_by_text(re.compile(r"True \d, predicted \d: \d+ "))
     want = f"True {true}, predicted {predicted}: {expected} misclassified test images"
     assert _eventually(heading.inner_text, want) == want
-    _settled(page)
+    settled(page)
     assert "cell=7-2" in page.url
     page.screenshot(path=ARTIFACTS / "knn-cell-7-2.png")
 
 
 def test_draw_page_predicts_a_drawn_digit(server, page):
     page.goto(f"{server}/draw")
-    _settled(page)
+    settled(page)
     canvas = page.locator("canvas").last
     canvas.wait_for()
     box = canvas.bounding_box()
@@ -147,7 +144,7 @@ def test_draw_page_predicts_a_drawn_digit(server, page):
         "() => /report templates: \\d/.test("
         "document.querySelector('[data-testid=stMain]').innerText)"
     )
-    _settled(page)
+    settled(page)
     page.screenshot(path=ARTIFACTS / "draw.png")
     text = page.locator("[data-testid=stMain]").inner_text()
     assert re.search(r"report templates: \d", text)
@@ -162,7 +159,7 @@ def test_draw_page_predicts_a_drawn_digit(server, page):
 )
 def test_every_page_renders_in_the_browser(server, page, path):
     page.goto(f"{server}/{path}")
-    _settled(page)
+    settled(page)
     page.locator("[data-testid=stMain] h1").first.wait_for()
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=ARTIFACTS / f"{path}.png")
@@ -185,7 +182,7 @@ def empty_server(tmp_path_factory, mnist_dir):
 def _nav(page, title: str) -> None:
     """Switch page with the sidebar's link: the same session, as a person clicks."""
     page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-    _settled(page)
+    settled(page)
 
 
 def test_a_computation_started_on_one_page_finishes_while_another_is_open(
@@ -224,29 +221,29 @@ def test_a_count_click_opens_its_cell_and_a_thumbnail_opens_the_image_page(
     pred = knn.predict(knn.cached_neighbours(config), config, 4, "distance")[0]
     cm = metrics.confusion(y, pred)
     page.goto(f"{server}/knn")
-    _settled(page)
+    settled(page)
     # A plain click on a count of the table (row "true 4", a column near its right end).
     table = page.locator(".st-key-cell_table [data-testid=stDataFrame]")
     table.scroll_into_view_if_needed()
     box = table.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + 35 * 5 + 17)
     _eventually(lambda: re.search(r"cell=4-(\d)", page.url) is not None, True)
-    _settled(page)
+    settled(page)
     predicted = int(re.search(r"cell=4-(\d)", page.url).group(1))
     shown = re.search(r"True 4, predicted \d: (\d+)", page.locator("[data-testid=stMain]")
                       .inner_text())  # fmt: skip
     assert int(shown.group(1)) == cm[4, predicted]
     # Back to the worst cell, and a click on its first thumbnail's link: the image's page.
     page.goto(f"{server}/knn?cell=4-9")
-    _settled(page)
+    settled(page)
     link = page.get_by_role("link", name=re.compile(r"^#\d+")).first
     index = int(re.match(r"#(\d+)", link.inner_text()).group(1))
     link.click()
-    _settled(page)
+    settled(page)
     assert page.locator("h1").first.inner_text() == f"Test image #{index}: labelled {y[index]}"
     assert f"image={index}" in page.url
     page.keyboard.press("ArrowRight")  # the next image of the same gallery
-    _settled(page)
+    settled(page)
     assert f"image={index}" not in page.url and "image=" in page.url
     page.screenshot(path=ARTIFACTS / "image.png")
 
@@ -257,9 +254,9 @@ def test_a_mark_on_a_label_is_still_there_after_a_reload(empty_server, browser):
     wrong = page.get_by_role("radio", name="✗ wrong")
     assert wrong.get_attribute("aria-checked") == "false"
     wrong.click()
-    _settled(page)
+    settled(page)
     page.reload()
-    _settled(page)
+    settled(page)
     assert page.get_by_role("radio", name="✗ wrong").get_attribute("aria-checked") == "true"
     assert (cache / "marks" / "labels-test.json").read_text().count('"3558": "wrong"') == 1
     page.close()
@@ -285,7 +282,7 @@ def test_a_csv_imported_on_the_front_page_appears_in_compare(empty_server, brows
         page.wait_for_timeout(1000)
         page.get_by_label("Name").fill(name)
         page.get_by_role("button", name="Import").click()
-        _settled(page)
+        settled(page)
         said.append(page.locator("[data-testid=stMain]").inner_text())
     assert "bad.csv: expected 10000 rows (one per test image), found 2" in said[0]  # as the CLI
     assert not list((cache / "imported").glob("*/manifest.json")) or "broken" not in said[1]
@@ -312,7 +309,7 @@ def test_a_box_on_the_map_opens_exactly_its_images(empty_server, browser):
     page.mouse.down()
     page.mouse.move(x1, y1, steps=8)
     page.mouse.up()
-    _settled(page)
+    settled(page)
     # The points inside the box Plotly drew (its own bounds, in data coordinates): the
     # gallery must hold exactly those.
     inside = page.evaluate(
