@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from core import jobs, knn, maps, methods, splines
+from core import answers, jobs, knn, maps, methods, splines
 from core.errors import ExplorerError
 from core.jobs import JobRunner, JobState, Task
 from core.progress import Progress
@@ -36,7 +36,23 @@ def _spline_table(progress: Progress) -> None:
 
 
 def _map(progress: Progress, features: str, layout: str) -> None:
+    if features == "cnn":  # what the map needs first: its network, joined or trained
+        needed = methods.get("cnn-modern")
+        if needed.status().state != "cached":
+            state = run_here(needed.task())
+            if state.state != jobs.DONE:
+                raise ExplorerError(f"the map needs {needed.name}, which failed: {state.error}")
     maps.compute(maps.config(features, layout), progress)
+
+
+def _one_image(progress: Progress, ids: list[str], image: list[int]) -> None:
+    answers.compute([methods.get(i) for i in ids], answers.as_image(image), progress)
+
+
+def _check_one_image(ids: list[str], image: list[int]) -> None:
+    for method_id in ids:
+        methods.get(method_id)
+    answers.as_image(image)
 
 
 def _check_map(features: str, layout: str) -> None:
@@ -66,6 +82,7 @@ _TASKS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
     "knn-folds": (_knn_folds, _check_folds),
     "splines-report-table": (_spline_table, _check_nothing),
     "map": (_map, _check_map),
+    "one-image": (_one_image, _check_one_image),
 }
 
 
@@ -127,6 +144,16 @@ def map_task(features: str, layout: str = "umap") -> Task:
     )
 
 
+def one_image_task(method_ids: list[str], image) -> Task:
+    """The answers of slow-to-start methods for one image (the Draw page's)."""
+    pixels = answers.as_image(image).ravel().tolist()
+    return Task(
+        "one-image",
+        {"ids": list(method_ids), "image": pixels},
+        title=f"{len(method_ids)} methods' answers for your digit",
+    )
+
+
 def spline_table_task() -> Task:
     return Task(
         "splines-report-table", {}, title="the report templates' scores at every mode and width"
@@ -160,11 +187,11 @@ def everything() -> list[tuple[Task, float]]:
     ]
     for features in maps.FEATURES:
         try:
-            config = maps.config(features)
-        except ExplorerError:  # the CNN's map waits for the CNN
-            continue
+            cached = maps.STORE.exists(maps.config(features))
+        except ExplorerError:  # the CNN's map: its network is not trained yet, and is
+            cached = False  # earlier in this list (or running): the map follows it
         state = jobs.read(map_task(features).id)
-        if not maps.STORE.exists(config) and not (state is not None and state.active):
+        if not cached and not (state is not None and state.active):
             todo.append((map_task(features), 90.0))
     for task, seconds, configs in extra:
         state = jobs.read(task.id)

@@ -51,6 +51,12 @@ PAGES = {
         ),
     ],
     "Errors": [
+        st.Page(
+            "views/errors.py",
+            title="One method's errors",
+            icon=":material/error:",
+            url_path="errors",
+        ),
         st.Page("views/image.py", title="One image", icon=":material/image:", url_path="image"),
         st.Page(
             "views/suspicious.py",
@@ -60,8 +66,11 @@ PAGES = {
         ),
     ],
 }
+# A chart's hover label (the map's thumbnails) is hidden once the pointer leaves the chart:
+# one drawn just before a selection's rerun otherwise stays over the new chart.
+st.html("<style>.js-plotly-plot:not(:hover) .hoverlayer {visibility: hidden}</style>")
 with core_notices():
-    page = st.navigation(PAGES)
+    page = st.navigation(PAGES, expanded=True)  # every page in sight, the Errors ones too
     st.session_state["current_page"] = page  # where a gallery's image page links back to
     with st.sidebar:
         sidebar()  # every computation in progress, whichever page started it

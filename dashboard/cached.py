@@ -213,12 +213,31 @@ def held_out(fold: int) -> np.ndarray:
 # -- chapter 2 ------------------------------------------------------------------------------
 
 
+@st.cache_resource(show_spinner="Reading the rigid templates at another width…", max_entries=8)
+def _rigid_distances(width: int, stamp) -> np.ndarray:
+    config = splines.DeformConfig().templates
+    found = entry(splines.LEARNED_STORE, config)
+    control = found.arrays["control"]
+    templates = learned_templates(found.path.name, control, width)
+    return splines.digit_distances(mnist("test")[0], control, width, templates=templates)
+
+
+def rigid_predictions(width: int) -> np.ndarray:
+    """The deformable method's templates read rigidly at halo ``width``: test predictions
+    (10000,), what the deformation is compared with at that width."""
+    config = splines.DeformConfig().templates
+    if width == config.width:
+        return entry(splines.LEARNED_STORE, config).arrays["test_pred"]
+    return _rigid_distances(width, _stamp(splines.LEARNED_STORE, config)).argmin(axis=1)
+
+
 @st.cache_resource(show_spinner="Reading the deformed templates at another width…", max_entries=8)
 def _deform_rescored(width: int, stamp) -> np.ndarray:
     config = splines.DeformConfig()
     arrays = entry(splines.DEFORM_STORE, config).arrays
     control = entry(splines.LEARNED_STORE, config.templates).arrays["control"]
-    return splines.rescore(mnist("test")[0], arrays, control, width, config)
+    rigid = _rigid_distances(width, _stamp(splines.LEARNED_STORE, config.templates))
+    return splines.rescore(mnist("test")[0], arrays, control, width, config, rigid=rigid)
 
 
 def deform_distances(width: int) -> np.ndarray:

@@ -423,28 +423,42 @@ def text_thumbnails(images: np.ndarray) -> list[str]:
     return ["<br>".join("".join(row) for row in picture) for picture in glyphs]
 
 
+# Ten colours told apart on white paper (the "tab10" palette with its grey made black).
+DIGIT_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#222222", "#bcbd22", "#17becf",
+]  # fmt: skip
+# Right answers recede, errors stand out (drawn last, larger).
+RIGHT_WRONG = {"right": "#c9c9c9", "wrong": "#d62728"}
+
+
 def data_map(
     xy: np.ndarray,
     colour: np.ndarray,
     hover: list[str],
     title: str,
     categorical: bool,
-    selected: np.ndarray | None = None,
 ) -> go.Figure:
-    """The test set as points (WebGL), coloured by a label, a right/wrong or a score."""
+    """The test set as points (WebGL), coloured by a digit, right/wrong or a score.
+
+    Categorical ``colour`` values are digits (one colour each) or "right"/"wrong";
+    a box or lasso selects (the drag mode it starts in).
+    """
     n = len(xy)
     if categorical:
-        names = [str(c) for c in colour]
+        names = np.array([str(c) for c in colour])
         traces = []
         for value in sorted(set(names), key=lambda v: (len(v), v)):
-            rows = np.flatnonzero(np.array(names) == value)
+            rows = np.flatnonzero(names == value)
+            wrong = value == "wrong"
+            tint = RIGHT_WRONG.get(value) or DIGIT_COLOURS[int(value) % len(DIGIT_COLOURS)]
             traces.append(
                 go.Scattergl(
                     x=xy[rows, 0],
                     y=xy[rows, 1],
                     mode="markers",
-                    name=value,
-                    marker={"size": 4, "opacity": 0.8},
+                    name=f"{value} ({len(rows)})" if value in RIGHT_WRONG else value,
+                    marker={"size": 6 if wrong else 4, "opacity": 0.9, "color": tint},
                     customdata=rows,
                     text=[hover[r] for r in rows],
                     hovertemplate="%{text}<extra>#%{customdata}</extra>",

@@ -3,10 +3,13 @@ image page; the image page's previous / next walk the gallery it was opened from
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 from core import metrics
 
@@ -19,6 +22,39 @@ THUMB = 56  # pixels: twice the digit
 def _paper(image: np.ndarray) -> np.ndarray:
     """Ink dark on white paper, as the other figures draw digits."""
     return 255 - np.asarray(image, np.uint8)
+
+
+def data_uri(image: np.ndarray, size: int = THUMB) -> str:
+    """A (28, 28) digit as a PNG data URI of ``size`` pixels, ink dark on white."""
+    buffer = io.BytesIO()
+    Image.fromarray(_paper(image)).resize((size, size), Image.NEAREST).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+# A page link's label draws its images at the height of the text: in a container of
+# thumbnails (its key starts with "thumbs_"), at thumbnail size above the caption.
+_THUMBS_CSS = (
+    "<style>[class*='st-key-thumbs_'] [data-testid=stPageLink] img "
+    f"{{display: block; height: {THUMB}px; width: {THUMB}px; max-height: none; "
+    "image-rendering: pixelated; margin-bottom: 2px}</style>"
+)
+
+
+def thumbnails(
+    images: list[np.ndarray], captions: list[str], queries: list[dict], key: str, columns: int
+) -> None:
+    """Thumbnails in rows of ``columns``, each (picture and caption) one link to its image
+    page with its query parameters."""
+    st.html(_THUMBS_CSS)
+    with st.container(key=f"thumbs_{key}"):
+        for start in range(0, len(images), columns):
+            row = range(start, min(start + columns, len(images)))
+            for col, j in zip(st.columns(columns), row, strict=False):
+                col.page_link(
+                    IMAGE_PAGE,
+                    label=f"![]({data_uri(images[j])})\n{captions[j]}",
+                    query_params=queries[j],
+                )
 
 
 def _turn(page_key: str, step: int) -> None:
@@ -116,12 +152,11 @@ def gallery(
         + (f", {first}–{first + len(shown) - 1} shown" if len(order) else "")
     )
     remember(title, ids[order].tolist(), split, key)
-    for start in range(0, len(shown), COLUMNS):
-        for col, row in zip(st.columns(COLUMNS), shown[start : start + COLUMNS], strict=False):
-            i = int(ids[row])
-            col.image(_paper(images[row]), width=THUMB)
-            text = caption(row) if caption else f"#{i}: {labels[row]}"
-            col.page_link(
-                IMAGE_PAGE, label=text, query_params={"image": i, "split": split} | (link or {})
-            )
+    thumbnails(
+        [images[row] for row in shown],
+        [caption(row) if caption else f"#{int(ids[row])}: {labels[row]}" for row in shown],
+        [{"image": int(ids[row]), "split": split} | (link or {}) for row in shown],
+        key=key,
+        columns=COLUMNS,
+    )
     return order

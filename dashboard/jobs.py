@@ -56,9 +56,14 @@ def _watch(job_id: str) -> None:
     st.caption("Computed in the background: open other pages meanwhile, the result stays.")
 
 
-def offer(task: Task, what: str, cost: str, key: str) -> None:
-    """The state of a missing result's computation, and the button that starts it."""
+def offer(task: Task, what: str, cost: str, key: str, start: bool = False) -> None:
+    """The state of a missing result's computation, and the button that starts it
+    (``start``: started at once, as the person already asked for it; a failure still
+    waits for the retry button)."""
     state = jobs.read(task.id)
+    if start and (state is None or state.state == jobs.DONE):
+        runner().submit(task)
+        state = jobs.read(task.id)
     if state is not None and state.active:
         _watch(task.id)
         return

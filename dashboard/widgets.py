@@ -3,6 +3,8 @@ template before and after it bent."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,13 +15,25 @@ from dashboard.gallery import gallery
 from dashboard.url import cell_text, parse_cell, to_url, url_state
 
 CELLS = [f"{t}-{p}" for t in range(10) for p in range(10)]
+ERRORS = "errors"  # the picker's other choice: every image off the diagonal
+PICKS = [ERRORS, *CELLS]
 
 
-def download(frame: pd.DataFrame, name: str, key: str | None = None) -> None:
-    """A CSV download button for a table."""
+def _pick_label(pick: str) -> str:
+    """The picker's label of a choice. It must depend on the choice alone: the browser
+    sends back the label it was shown, and Streamlit maps it to a choice with this
+    run's labels, so a label holding a count that changed since would map to nothing."""
+    if pick == ERRORS:
+        return "every error (all cells off the diagonal)"
+    true, pred = parse_cell(pick)
+    return f"true {true}, predicted {pred}"
+
+
+def download(frame: pd.DataFrame, name: str, key: str | None = None, index: bool = True) -> None:
+    """A CSV download button for a table (``index``: with the frame's index as a column)."""
     st.download_button(
         f"Download {name}.csv",
-        frame.to_csv().encode(),
+        frame.to_csv(index=index).encode(),
         f"{name}.csv",
         "text/csv",
         key=key or f"csv:{name}",
@@ -27,14 +41,65 @@ def download(frame: pd.DataFrame, name: str, key: str | None = None) -> None:
     )
 
 
-def table(frame: pd.DataFrame, name: str, static: bool = False, **kwargs) -> None:
-    """A table with its CSV download underneath; ``static``: plain HTML, drawn with the
-    page (an interactive grid repaints its canvas a few hundred ms after a rerun)."""
+def table(
+    frame: pd.DataFrame, name: str, static: bool = False, decimals: int | None = None, **kwargs
+) -> None:
+    """A table with its CSV download underneath; ``static``: plain HTML without its index,
+    drawn with the page (an interactive grid repaints its canvas a few hundred ms after a
+    rerun), floats shown with ``decimals``."""
     if static:
-        st.table(frame)
+        styled = frame.style.hide(axis="index")
+        if decimals is not None:
+            styled = styled.format(precision=decimals, subset=frame.select_dtypes("float").columns)
+        st.table(styled)
     else:
         st.dataframe(frame, **kwargs)
-    download(frame, name)
+    download(frame, name, index=not static)
+
+
+ERRORS_PAGE = "views/errors.py"
+
+
+def page_target(path: str) -> tuple[str, dict]:
+    """A URL path of the app (``"knn?variant=raw"``) as (page file, query parameters)."""
+    name, _, query = path.partition("?")
+    return f"views/{name.replace('-', '_')}.py", dict(parse_qsl(query))
+
+
+def _percent(value) -> str:
+    return "" if pd.isna(value) else f"{value:.2%}"
+
+
+def method_table(frame: pd.DataFrame) -> None:
+    """The methods of :func:`core.methods.overview`, a row each: the name opens the page
+    that explains the method, the count of errors the gallery of them (both in this tab)."""
+    widths = [7, 2, 2, 2, 2, 2]
+    for col, title in zip(
+        st.columns(widths),
+        ["method", "chapter", "test accuracy", "the report", "errors", "status"],
+        strict=True,
+    ):
+        col.markdown(f"**{title}**")
+    with st.container(key="method_table", border=True):
+        for row in frame.rename(columns={"the report": "reported"}).itertuples(index=False):
+            name, chapter, acc, reported, errors, status = st.columns(
+                widths, vertical_alignment="center"
+            )
+            page, query = page_target(row.page)
+            name.page_link(page, label=row.method, query_params=query, help=row.about or None)
+            chapter.markdown(row.chapter)
+            acc.markdown(_percent(row.accuracy))
+            reported.markdown(_percent(row.reported))
+            if pd.isna(row.errors):
+                errors.markdown("")
+            else:
+                errors.page_link(
+                    ERRORS_PAGE,
+                    label=f"{int(row.errors):,} errors",
+                    query_params={"method": row.id},
+                    icon=":material/error:",
+                )
+            status.markdown(row.status)
 
 
 def _from_chart(chart_key: str, cell_key: str) -> None:
@@ -64,21 +129,27 @@ def confusion_drilldown(
     index_base: np.ndarray | None = None,
     link: dict | None = None,
     keyboard: bool = True,
-) -> tuple[int, int]:
+    default: str | None = None,
+) -> str:
     """A confusion matrix whose chosen cell opens the gallery of exactly those images.
 
     The cell is chosen by a click on its count in the table, a box drag over its marker
-    in the chart, or with the picker; it lives in the URL as ``key=true-predicted``.
+    in the chart, or with the picker; it lives in the URL as ``key=true-predicted``
+    (``key=errors``: every misclassified image, the button "All N errors").
     ``images`` are the images of the queries, ``index_base`` their indices in ``split``
     (default 0..N-1), ``scores`` (N, 10) the class scores that rank the gallery, ``link``
     what the image pages it opens should show (the method, its settings); ``keyboard``:
-    P / N turn the gallery's pages (one gallery per page should have it).
+    P / N turn the gallery's pages (one gallery per page should have it); ``default``:
+    the pick when the URL has none (else the cell with the most errors).
+
+    Returns the pick: ``"true-predicted"`` or ``"errors"``.
     """
     cm = metrics.confusion(y_true, y_pred)
     errors = cm - np.diag(np.diag(cm))
     worst = np.unravel_index(errors.argmax(), cm.shape)
-    url_state(key, cell_text(worst), allowed=CELLS)
-    cell = parse_cell(st.session_state[key])
+    url_state(key, default or cell_text(worst), allowed=PICKS)
+    pick = st.session_state[key]
+    cell = None if pick == ERRORS else parse_cell(pick)
     digits = range(10)
     cm_frame = pd.DataFrame(cm, pd.Index(digits, name="true"), pd.Index(digits, name="predicted"))
 
@@ -104,43 +175,75 @@ def confusion_drilldown(
             selection_mode="single-cell",
             width="content",
         )
-        st.selectbox(
+        picker, errors_button = st.columns([3, 2], vertical_alignment="bottom")
+        picker.selectbox(
             "Cell (true-predicted)",
-            CELLS,
+            PICKS,
             key=key,
-            format_func=lambda c: f"true {c[0]}, predicted {c[2]}: {cm[parse_cell(c)]} images",
+            format_func=_pick_label,
+            help="the counts are in the table and the chart; “every error” opens them all",
+        )
+        errors_button.button(
+            f"All {int(errors.sum())} errors",
+            key=f"{key}_all",
+            icon=":material/error:",
+            help="every misclassified image in one gallery, ranked by the scores",
+            on_click=_pick,
+            args=(key, ERRORS),
+            disabled=pick == ERRORS,
         )
         to_url(key)
         download(cm_frame, f"confusion-{key}")
-    true, pred = parse_cell(st.session_state[key])
-    rows = np.flatnonzero((np.asarray(y_true) == true) & (np.asarray(y_pred) == pred))
-    ids = rows if index_base is None else np.asarray(index_base)[rows]
-    kind = "correct" if true == pred else "misclassified"
-    st.markdown(f"**True {true}, predicted {pred}: {len(rows)} {kind} {split} images**")
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    pick = st.session_state[key]
+    if pick == ERRORS:
+        rows = np.flatnonzero(y_true != y_pred)
+        title = "every error"
+        st.markdown(f"**Every error: {len(rows)} misclassified {split} images**")
+    else:
+        true, pred = parse_cell(pick)
+        rows = np.flatnonzero((y_true == true) & (y_pred == pred))
+        title = f"true {true}, predicted {pred}"
+        kind = "correct" if true == pred else "misclassified"
+        st.markdown(f"**True {true}, predicted {pred}: {len(rows)} {kind} {split} images**")
     if not len(rows):
         st.caption("No image in this cell.")
-        return true, pred
+        return pick
+    ids = rows if index_base is None else np.asarray(index_base)[rows]
     gallery(
         rows,
         images=images,
-        labels=np.asarray(y_true),
+        labels=y_true,
         scores=scores,
         ids=None if index_base is None else np.asarray(index_base),
         split=split,
         key=f"{key}_gallery",
-        title=f"true {true}, predicted {pred}",
+        title=title,
         link=link,
-        caption=lambda r: (
-            f"#{(r if index_base is None else index_base[r])}"
-            + ("" if scores is None else f" · {scores[r, pred]:.2f}")
+        caption=lambda r: error_caption(
+            r if index_base is None else int(index_base[r]),
+            y_true[r],
+            y_pred[r],
+            None if scores is None else scores[r, y_pred[r]],
         ),
         keyboard=keyboard,
     )
-    listing = pd.DataFrame({f"{split} index": ids, "true": true, "predicted": pred})
+    listing = pd.DataFrame({f"{split} index": ids, "true": y_true[rows], "predicted": y_pred[rows]})
     if scores is not None:
         listing[[f"p({d})" for d in range(10)]] = scores[rows]
-    download(listing, f"images-{key}-{true}-{pred}")
-    return true, pred
+    download(listing, f"images-{key}-{pick}", index=False)
+    return pick
+
+
+def error_caption(index: int, label: int, said: int, score: float | None = None) -> str:
+    """A thumbnail's caption: its index, its label and what the method said (with the
+    score of what it said)."""
+    text = f"#{index}: {label}" if label == said else f"#{index}: {label}→{said}"
+    return text if score is None else f"{text} {score:.2f}"
+
+
+def _pick(key: str, value: str) -> None:
+    st.session_state[key] = value  # a callback: before the picker is drawn again
 
 
 def deformation_story(

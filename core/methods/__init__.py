@@ -24,7 +24,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from core import imported
+from core import imported, published
 from core.errors import ExplorerError
 from core.methods.base import CHAPTERS, STATES, Method, Status, TestResult
 from core.methods.cnn import CnnMethod
@@ -42,8 +42,8 @@ __all__ = [
 def overview(
     methods: list[Method], results: dict[str, TestResult | None], labels: np.ndarray
 ) -> pd.DataFrame:
-    """One row per method: chapter, name, configuration, test accuracy beside the report's
-    figure, errors, status (with a running job's progress) and its page."""
+    """One row per method: id, chapter, name, configuration, test accuracy beside the
+    report's figure, errors, status (with a running job's progress) and its page."""
     rows = []
     for m in methods:
         status, r = m.status(), results.get(m.id)
@@ -54,6 +54,7 @@ def overview(
             state = f"failed: {status.reason}"
         rows.append(
             {
+                "id": m.id,
                 "chapter": CHAPTERS.get(m.chapter, "yours"),
                 "method": m.name,
                 "about": m.about,
@@ -89,11 +90,11 @@ def answers(results: dict[str, TestResult], index: int, label: int) -> pd.DataFr
 def _builtin() -> list[Method]:
     # Seconds: measured on 2 cores (AVX2-only and AVX-512 VNNI machines), rounded up.
     return [
-        KnnMethod("raw", "about 10 to 30 s", 20, reported=0.9714),
+        KnnMethod("raw", "about 10 to 30 s", 20, reported=published.KNN_RAW),
         KnnMethod("shifts", "about 1 minute", 60),
         KnnMethod("rotations", "about 1 minute", 45),
         KnnMethod("zooms", "about 1 minute", 45),
-        KnnMethod("augmented", "about 1 to 2.5 minutes", 150, reported=0.9802),
+        KnnMethod("augmented", "about 1 to 2.5 minutes", 150, reported=published.KNN_AUGMENTED),
         KnnMethod("deskewed", "about 15 to 30 s", 25),
         KnnMethod("deskewed+augmented", "about 1 to 2.5 minutes", 150),
         KnnMethod("deskewed+augmented+diagonals", "about 1.5 to 3 minutes", 200),
@@ -103,7 +104,9 @@ def _builtin() -> list[Method]:
         ReportSplineMethod("corrected", 1),
         LearnedSplineMethod(),
         DeformableSplineMethod(),
-        CnnMethod("pattern-faithful", "about 1 minute of training", 60, reported=0.975),
+        CnnMethod(
+            "pattern-faithful", "about 1 minute of training", 60, reported=published.PATTERN_NETWORK
+        ),
         CnnMethod("pattern-repaired", "about 1.5 to 5 minutes of training", 250),
         CnnMethod("modern", "about 1.5 to 5 minutes of training", 250),
     ]

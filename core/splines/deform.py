@@ -297,10 +297,11 @@ def rescore(
     control: np.ndarray,
     width: int,
     config: DeformConfig,
+    rigid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Distances (N, 10) of a :func:`match` read again at another halo width: the deformed
     control points kept (no optimisation), the other digits' rigid distances redrawn at
-    that width; the width slider's re-scoring."""
+    that width (``rigid``: those, if already computed); the width slider's re-scoring."""
     n, d = found["digits"].shape
     flat = found["deformed"].reshape(n * d, *found["deformed"].shape[2:]).astype(np.float64)
     mismatch, _ = halo_cost(
@@ -308,5 +309,6 @@ def rescore(
         config.final, config.final_samples, grad=False,
     )  # fmt: skip
     digits = found["digits"].astype(np.int64)
-    rigid = digit_distances(images, control, width)
+    if rigid is None:
+        rigid = digit_distances(images, control, width)
     return _combined(rigid, digits, mismatch.reshape(n, d) + found["deformation"])

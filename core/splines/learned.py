@@ -226,12 +226,16 @@ def _discriminate(control, x, y, cfg: LearnedConfig, rng: np.random.Generator, t
     return history
 
 
-def digit_distances(images: np.ndarray, control: np.ndarray, width: int) -> np.ndarray:
+def digit_distances(
+    images: np.ndarray, control: np.ndarray, width: int, templates: np.ndarray | None = None
+) -> np.ndarray:
     """Distance (N, 10) of each image to each digit's nearest hard-halo template.
 
     control : (10, M, strokes, degree + 1, 2)
+    templates : their :func:`hard_templates` at ``width``, if already drawn
     """
-    templates = hard_templates(control.reshape(-1, *control.shape[2:]), width)
+    if templates is None:
+        templates = hard_templates(control.reshape(-1, *control.shape[2:]), width)
     rel = _relative_distances(images, templates)  # (N, 10 M), digit-major
     nearest = rel.reshape(len(rel), 10, control.shape[1]).min(axis=2).astype(np.float64)
     # ‖x‖² added in float64 is exact for these float32 values: the order stays the one

@@ -1,5 +1,6 @@
 """Compare: every method side by side, and the images one gets right and another wrong."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -7,7 +8,7 @@ from core import methods, metrics
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import gallery
-from dashboard.widgets import confusion_drilldown, table
+from dashboard.widgets import ERRORS_PAGE, table
 
 st.title("All methods side by side")
 x_test, y_test = mnist("test")
@@ -25,7 +26,7 @@ if not available:
     st.stop()
 
 st.subheader("Overall test accuracy")
-chapters = {m.name: m.chapter for m in results}
+chapters = {m.name: methods.CHAPTERS[m.chapter] for m in results}
 overall = metrics.summary(y_test, available)
 overall.insert(0, "chapter", [chapters[n] for n in overall.index])
 table(
@@ -49,46 +50,54 @@ st.plotly_chart(
 )
 table(per_digit.round(2), "compare-per-digit", width="stretch")
 
-st.subheader("Right for one, wrong for the other")
+st.subheader("Where two methods differ")
 names = list(available)
 a, b = st.columns(2)
-right = a.selectbox(
-    "Right according to", names, index=len(names) - 1, **url.bound("right", names[-1], names)
+first = a.selectbox("Method A", names, index=len(names) - 1, **url.bound("a", names[-1], names))
+second = b.selectbox("Method B", names, index=0, **url.bound("b", names[0], names))
+SETS = ["A right, B wrong", "A wrong, B right", "both wrong"]
+which = st.segmented_control(
+    "Images", SETS, default=SETS[0], required=True, **url.bound("set", SETS[0], SETS)
 )
-wrong = b.selectbox(
-    "…and wrong according to", names, index=0, **url.bound("wrong", names[0], names)
+pred_a, pred_b = available[first], available[second]
+right_a, right_b = pred_a == y_test, pred_b == y_test
+chosen = {
+    SETS[0]: right_a & ~right_b,
+    SETS[1]: ~right_a & right_b,
+    SETS[2]: ~right_a & ~right_b,
+}
+st.caption(
+    " · ".join(f"{name}: {int(mask.sum())} images" for name, mask in chosen.items())
+    + f" (A: {first}; B: {second})"
 )
-ids = metrics.right_wrong(y_test, available[right], available[wrong])
-st.markdown(f"**{len(ids)} test images**: {right} gets them right, {wrong} gets them wrong.")
+ids = np.flatnonzero(chosen[which])
+# Ranked by the scores of a method that is wrong on them: its most confident mistakes first.
+ranking = scores_of[second] if which == SETS[0] else scores_of[first]
 if len(ids):
     gallery(
         ids,
         images=x_test,
         labels=y_test,
-        scores=scores_of[wrong],
+        scores=ranking,
         key="compare_gallery",
-        title=f"right for {right}, wrong for {wrong}",
+        title=which,
         keyboard=True,
-        caption=lambda i: f"#{i}: {y_test[i]}, said {available[wrong][i]}",
+        caption=lambda i: f"#{i}: {y_test[i]}, A {pred_a[i]}, B {pred_b[i]}",
     )
     listing = pd.DataFrame(
         {
             "test index": ids,
             "label": y_test[ids],
-            right: available[right][ids],
-            wrong: available[wrong][ids],
+            "A: " + first: pred_a[ids],
+            "B: " + second: pred_b[ids],
         }
     )
-    table(listing, "compare-right-wrong", hide_index=True, width="stretch", height=200)
+    table(listing, "compare-two-methods", hide_index=True, width="stretch", height=200)
+else:
+    st.caption("No test image in this set.")
 
-st.subheader("The errors of one method")
-one = st.selectbox(
-    "Method",
-    names,
-    index=len(names) - 1,
-    key="errors_of",
-    help="any method, imported ones included: its confusion matrix and the images of a cell",
-)
-confusion_drilldown(
-    y_test, available[one], x_test, key="compare_cell", scores=scores_of[one], keyboard=False
+st.page_link(
+    ERRORS_PAGE,
+    label="The errors of one method: every misclassified image, and its confusion matrix",
+    icon=":material/error:",
 )

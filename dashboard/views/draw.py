@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import knn, methods, splines
+from core import answers, knn, methods, splines, tasks
 from core.preprocess import ImageError, image_to_mnist, pixels_to_grey, to_mnist
 from dashboard import cached, figures, url
 from dashboard.data import mnist
+from dashboard.jobs import offer
 
 st.title("Draw a digit")
 st.caption(
@@ -18,7 +19,13 @@ st.caption(
 (x_train, y_train), (x_test, y_test) = mnist("train"), mnist("test")
 
 SOURCES = ["draw", "upload", "test image"]
-source = st.radio("Digit from", SOURCES, horizontal=True, **url.bound("source", "draw", SOURCES))
+source = st.radio(
+    "Digit from",
+    SOURCES,
+    horizontal=True,
+    help="draw with the mouse, upload a photo or scan of one digit, or take a test image",
+    **url.bound("source", "draw", SOURCES),
+)
 
 raw, digit = None, None
 left, right = st.columns([3, 2])
@@ -63,39 +70,61 @@ if digit is None:
 right.plotly_chart(figures.digit_image(digit, "as MNIST sees it (28 × 28)"), key="draw_digit")
 
 st.subheader("What each method says")
-ready = [m for m in methods.all_methods() if m.can_predict_one()]
+
+
+def _row(method, scores) -> dict:
+    return {
+        "method": method.name,
+        "prediction": int(scores.argmax()),
+        "score": float(scores.max()),
+        **{str(d): float(scores[d]) for d in range(10)},
+    }
+
+
+every = methods.all_methods()
+ready = [m for m in every if m.can_predict_one()]
 heavy = [m for m in ready if m.one_image_cost]
-ask_heavy = heavy and st.checkbox(
-    f"Also ask the {len(heavy)} augmented KNN variants (the first time, each needs "
-    f"{heavy[0].one_image_cost})",
-    key="draw_heavy",
-)
 rows = []
-for method in ready:
-    if method.one_image_cost and not ask_heavy:
-        continue
-    scores = method.predict_one(digit)
-    rows.append(
-        {
-            "method": method.name,
-            "prediction": int(scores.argmax()),
-            "score": float(scores.max()),
-            **{str(d): float(scores[d]) for d in range(10)},
-        }
-    )
-answers = pd.DataFrame(rows).set_index("method")
+with st.spinner("Asking every method…"):
+    rows = [_row(m, m.predict_one(digit)) for m in ready if not m.one_image_cost]
+if heavy and st.checkbox(
+    f"Also ask the {len(heavy)} methods that search augmented training sets (in the "
+    f"background; the first time, each spends {heavy[0].one_image_cost})",
+    key="draw_heavy",
+    help="their answers for this digit are kept: asking again is immediate",
+):
+    found = {m: answers.cached(m, digit) for m in heavy}
+    rows += [_row(m, scores) for m, scores in found.items() if scores is not None]
+    waiting = [m for m, scores in found.items() if scores is None]
+    if waiting:
+        with st.container(border=True):
+            offer(
+                tasks.one_image_task([m.id for m in waiting], digit),
+                f"the answers of {len(waiting)} methods for this digit",
+                heavy[0].one_image_cost + " each",
+                key="draw-heavy",
+                start=True,
+            )
+answers_frame = pd.DataFrame(rows).set_index("method")
 st.dataframe(
-    answers,
+    answers_frame,
     width="stretch",
     column_config={
         c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.2f")
         for c in ["score", *map(str, range(10))]
     },
 )
-missing = [m.name for m in methods.all_methods() if m not in ready]
-if missing:
+untrained = [m.name for m in every if m not in ready and m.chapter]
+files = [m.name for m in every if m not in ready and not m.chapter]
+if untrained:
     st.caption(
-        f"Not trained yet, so not asked: {', '.join(missing)}. The Compare page computes them."
+        f"Not computed yet, so not asked: {', '.join(untrained)}. The Results page computes "
+        "them in the background."
+    )
+if files:
+    st.caption(
+        f"Imported as predictions on the test set, which cannot answer a new drawing: "
+        f"{', '.join(files)} (an ONNX model can)."
     )
 
 K = 4

@@ -8,7 +8,7 @@ import streamlit as st
 from core import cnn, knn, marks, methods, splines, suspicious
 from dashboard import cached, figures, url
 from dashboard.data import mnist
-from dashboard.gallery import THUMB
+from dashboard.gallery import thumbnails
 from dashboard.widgets import deformation_story
 
 SPLITS = ["test", "train"]
@@ -33,6 +33,7 @@ index = st.number_input(
     min_value=0,
     max_value=n - 1,
     **default,
+    help="any image of the split; from a gallery, ← and → walk that gallery",
     **url.bound("image", 0, range(n), parse=int),
 )
 position = walk.index(index) if index in walk else None
@@ -64,20 +65,40 @@ left, right = st.columns([4, 9])
 left.plotly_chart(
     figures.digit_image(images[index], f"#{index}, label {label}", height=260), key="img_digit"
 )
+VERDICT = {"wrong": ("✗ wrong", "X"), "right": ("✓ right", "V"), "unsure": ("? unsure", "U")}
+
+
+def _mark(split: str, index: int, verdict: str, current: str | None) -> None:
+    """A verdict button's callback: the verdict kept, or removed when it was the current one."""
+    chosen = None if verdict == current else verdict
+    marks.set_mark(split, index, chosen)
+    st.session_state["marked"] = (
+        f"Marked: label of #{index} is {chosen}." if chosen else f"Mark of #{index} removed."
+    )
+
+
 with left:
     current = marks.marks(split).get(index)
-    verdict = st.segmented_control(
-        f"Is {label} the right label?",
-        marks.VERDICTS,
-        default=current,
-        format_func={"wrong": "✗ wrong", "right": "✓ right", "unsure": "? unsure"}.get,
-        key=f"mark_{split}_{index}",
-    )
-    if verdict != current:
-        marks.set_mark(split, index, verdict)
-        st.toast(f"Marked: label of #{index} is {verdict}." if verdict else "Mark removed.")
+    st.markdown(f"Is **{label}** the right label?")
+    # Buttons, not a radio group: a focused radio group takes the arrow keys, and ← / →
+    # must keep walking the gallery after a verdict.
+    row = st.container(horizontal=True)
+    for verdict, (text, key) in VERDICT.items():
+        row.button(
+            text,
+            key=f"mark_{split}_{index}_{verdict}",
+            type="primary" if verdict == current else "secondary",
+            shortcut=key,
+            on_click=_mark,
+            args=(split, index, verdict, current),
+            help=f"{key}: your verdict on the label, kept for every session "
+            "(press the chosen one again to remove it)",
+        )
+    if "marked" in st.session_state:
+        st.toast(st.session_state.pop("marked"))
     st.caption(
-        "Marks are kept in the cache for every session; the Suspicious labels page lists them."
+        f"Your verdict: {current or 'none yet'}. Kept in the cache for every session; the "
+        "Suspicious labels page lists them."
     )
 
 if split == "train":
@@ -159,14 +180,18 @@ with knn_tab:
         a.plotly_chart(figures.score_bars(votes, label), key="img_votes")
         a.caption(f"The vote of the {k} nearest ({weights}): {int(votes.argmax())}.")
         with b:
-            cols = st.columns(min(k, 10))
-            for j, image in enumerate(neighbour_images):
-                col = cols[j % len(cols)]
-                col.image(255 - image, width=THUMB)
-                col.caption(
-                    f"{about['label'].iloc[j]} · {about['distance'].iloc[j]:.0f}\n\n"
-                    f"{about['training image'].iloc[j]}"
-                )
+            # Each neighbour opens the page of the training image it was made from.
+            originals = np.asarray(about["index"]) % len(mnist("train")[1])
+            thumbnails(
+                list(neighbour_images),
+                [
+                    f"{row['training image']}: {row['label']} · {row['distance']:.0f}"
+                    for _, row in about.iterrows()
+                ],
+                [{"image": int(i), "split": "train"} for i in originals],
+                key="img_neighbours",
+                columns=min(k, 10),
+            )
             st.dataframe(about, hide_index=True, width="stretch")
 
     st.markdown("**With distortion: its nearest training image, bent onto it**")

@@ -10,6 +10,7 @@ from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import IMAGE_PAGE, gallery
 from dashboard.jobs import offer
+from dashboard.widgets import error_caption
 
 st.title("A map of the test set")
 st.caption(
@@ -23,9 +24,20 @@ FEATURES = list(maps.FEATURES)
 COLOURS = ["true label", "prediction", "right or wrong", "suspicion"]
 c1, c2, c3 = st.columns([2, 2, 3])
 features = c1.selectbox(
-    "Features", FEATURES, format_func=maps.FEATURES.get, **url.bound("features", "pixels", FEATURES)
+    "Features",
+    FEATURES,
+    format_func=maps.FEATURES.get,
+    help="what “alike” means: the raw pixels, the pixels once each digit is deskewed, or "
+    "what the modern CNN's last layer sees",
+    **url.bound("features", "pixels", FEATURES),
 )
-colour_by = c2.selectbox("Colour by", COLOURS, **url.bound("colour", "true label", COLOURS))
+colour_by = c2.selectbox(
+    "Colour by",
+    COLOURS,
+    help="right or wrong: the chosen method's errors in red over grey; suspicion: how much "
+    "the evidence disputes each label (the Suspicious labels page)",
+    **url.bound("colour", "true label", COLOURS),
+)
 results = {m.name: r for m in methods.all_methods() if (r := cached.result(m)) is not None}
 names = list(results)
 default = next((n for n in ("CNN: modern", *names[::-1]) if n in names), "")
@@ -33,6 +45,7 @@ method = c3.selectbox(
     "Method",
     names or ["none cached yet"],
     index=names.index(default) if default else 0,
+    help="whose predictions colour the map and rank the gallery of a selection",
     **url.bound("method", default, names),
 )
 
@@ -110,6 +123,9 @@ if len(chosen):
         title="the selected images",
         scores=None if result is None else result.scores,
         keyboard=True,
+        caption=lambda i: error_caption(
+            int(i), int(y_test[i]), int(y_test[i] if result is None else result.predictions[i])
+        ),
     )
 else:
     st.caption("Nothing selected yet.")

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from core import imported, methods, tasks
+from core import imported, methods, published, tasks
 from core.errors import ExplorerError
 from dashboard import cached
 from dashboard.data import mnist
 from dashboard.jobs import describe_batch, runner, watch_batch
+from dashboard.widgets import download, method_table
 
 st.title("MNIST results explorer")
 _, y_test = mnist("test")
@@ -21,16 +22,19 @@ def _acc(method_id: str) -> str:
 
 st.markdown(
     f"- **The report's numbers, reproduced to the digit**: KNN on raw pixels "
-    f"{_acc('knn-raw')} (the report: 97.14 %), with its augmentations {_acc('knn-augmented')} "
-    f"(98.02 %); its spline code's 14 % on its 100 images.\n"
+    f"{_acc('knn-raw')} (the report: {published.KNN_RAW:.2%}), with its augmentations "
+    f"{_acc('knn-augmented')} (the report: {published.KNN_AUGMENTED:.2%}).\n"
     f"- **Where it went wrong**: its CSV files lost their first row; its spline code read "
-    f"column strips and kept one band (14 %, and {_acc('splines-report-corrected-w1')} once "
-    f"read as written); its pattern network cannot learn ({_acc('cnn-pattern-faithful')} "
-    f"against the 97.5 % claimed).\n"
+    f"column strips and kept one band: {published.SPLINES_OWN_CODE:.0%} on the report's 100 "
+    f"images, {_acc('splines-report-faithful-w1')} on the 10,000 test images, and "
+    f"{_acc('splines-report-corrected-w1')} once read as its text describes; its pattern "
+    f"network cannot learn ({_acc('cnn-pattern-faithful')} against the "
+    f"{published.PATTERN_NETWORK:.1%} claimed).\n"
     f"- **Beyond it**: deskewed, augmented KNN on 60 principal components "
-    f"{_acc('knn-deskewed-augmented-diagonals-pca60')}, learned spline templates "
-    f"{_acc('splines-learned')}, the repaired pattern network {_acc('cnn-pattern-repaired')}, "
-    f"a modern CNN {_acc('cnn-modern')}."
+    f"{_acc('knn-deskewed-augmented-diagonals-pca60')}, the distortion KNN {_acc('knn-idm')}, "
+    f"learned spline templates {_acc('splines-learned')} ({_acc('splines-deformable')} when "
+    f"they bend), the repaired pattern network {_acc('cnn-pattern-repaired')}, a modern CNN "
+    f"{_acc('cnn-modern')}."
 )
 
 st.subheader("Compute everything")
@@ -46,7 +50,10 @@ elif todo:
         "in as its results arrive."
     )
     if st.button(
-        f"Compute everything ({len(todo)} missing)", key="compute:everything", type="primary"
+        f"Compute everything ({len(todo)} missing)",
+        key="compute:everything",
+        type="primary",
+        help="queued in the background, one at a time; each page fills in as they arrive",
     ):
         runner().submit_all([t for t, _ in todo], [s for _, s in todo])
         st.rerun()
@@ -54,28 +61,15 @@ else:
     st.success("Every result the pages use is cached.")
 
 st.subheader("Every method")
-table = methods.overview(ms, results, y_test)
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    column_order=[
-        "chapter",
-        "method",
-        "accuracy",
-        "the report",
-        "errors",
-        "status",
-        "page",
-        "about",
-    ],
-    column_config={
-        "method": st.column_config.TextColumn("method", width="medium"),
-        "accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
-        "the report": st.column_config.NumberColumn("the report", format="percent"),
-        "page": st.column_config.LinkColumn("page", display_text="open"),
-    },
+st.caption(
+    "Best first. A method's name opens the page that explains it; its errors open the "
+    "gallery of every image it gets wrong, most confident mistakes first."
 )
+table = methods.overview(ms, results, y_test).sort_values(
+    "accuracy", ascending=False, na_position="last", kind="stable"
+)
+method_table(table)
+download(table.drop(columns=["id"]), "methods", index=False)
 
 st.subheader("Your own model")
 st.caption(
@@ -85,8 +79,15 @@ st.caption(
     "model (input one image as (1, 28, 28), (28, 28) or (784,); it is run here)."
 )
 with st.form("import", border=True):
-    upload = st.file_uploader("File", type=["csv", "npy", "onnx"], key="import_file")
-    name = st.text_input("Name", key="import_name", placeholder="my model")
+    upload = st.file_uploader(
+        "File",
+        type=["csv", "npy", "onnx"],
+        key="import_file",
+        help="predictions for the 10,000 test images in their order, or an ONNX model",
+    )
+    name = st.text_input(
+        "Name", key="import_name", placeholder="my model", help="how the pages will call it"
+    )
     c1, c2, c3 = st.columns(3)
     pixels = c1.radio("ONNX input pixels", ["0..1", "0..255"], horizontal=True, key="import_pixels")
     outputs = c2.radio(
@@ -113,8 +114,12 @@ with st.form("import", border=True):
         except ExplorerError as exc:
             st.error(str(exc))
 
-for m in [m for m in ms if m.chapter == 0]:
-    with st.expander(f"{m.name} — {m.about}"):
+mine = [m for m in ms if m.chapter == 0]
+if mine:
+    st.markdown(f"**Your imported models ({len(mine)})**: rename or delete")
+for m in mine:
+    with st.container(border=True):
+        st.caption(f"{m.name} — {m.about}")
         c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
         new = c1.text_input("Rename to", key=f"rename_{m.id}", value=m.config.name)
         if c2.button("Rename", key=f"do_rename_{m.id}") and new.strip() != m.config.name:

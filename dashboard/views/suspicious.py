@@ -1,18 +1,13 @@
 """Suspicious labels: the images whose label the evidence disputes, most suspicious first,
 and a person's verdict on each."""
 
-import base64
-import io
-
-import numpy as np
 import pandas as pd
 import streamlit as st
-from PIL import Image
 
 from core import marks, methods, suspicious, tasks
 from dashboard import cached, url
 from dashboard.data import mnist
-from dashboard.gallery import gallery
+from dashboard.gallery import data_uri, gallery
 from dashboard.jobs import require
 from dashboard.widgets import download
 
@@ -55,22 +50,34 @@ if ranked is None:
 
 verdicts = marks.marks(split)
 ranked = ranked.assign(mark=ranked["index"].map(verdicts))
+disputed = ranked[ranked["suggested"] != ranked["given"]]
+agreeing = st.checkbox(
+    "Also list the images whose evidence favours their own label",
+    key="agreeing",
+    help=f"{len(ranked) - len(disputed):,} images rank low in suspicion and their evidence's "
+    "favourite is their label: by default only the "
+    f"{len(disputed):,} whose evidence suggests another digit are listed",
+)
+listed = ranked if agreeing else disputed
 c1, c2, c3 = st.columns([2, 3, 2])
+most = max(len(listed), 1)
 top = c1.number_input(
     "How many",
-    10,
-    len(ranked),
-    100,
+    1,
+    most,
+    min(100, most),
     step=10,
-    **url.bound("top", 100, range(10, len(ranked) + 1), parse=int),
+    help="the most suspicious first",
+    **url.bound("top", min(100, most), range(1, most + 1), parse=int),
 )
-head = ranked.head(top)
+head = listed.head(top)
 pairs = head.groupby(["given", "suggested"]).size().sort_values(ascending=False)
 options = ["all"] + [f"{g}→{s}" for g, s in pairs.index]
 pair = c2.selectbox(
     "Given → suggested",
     options,
-    format_func=lambda o: o if o == "all" else f"{o} ({pairs[tuple(map(int, o.split('→')))]})",
+    help="one confusion of the list; "
+    + ", ".join(f"{g}→{s}: {n}" for (g, s), n in pairs.head(6).items()),
     **url.bound("pair", "all", options),
 )
 unmarked = c3.checkbox("Only the ones not marked yet", key="unmarked")
@@ -105,13 +112,7 @@ gallery(
 )
 
 
-def _thumbnail(image: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(255 - image).resize((56, 56), Image.NEAREST).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-listing = shown.assign(image=[_thumbnail(images[i]) for i in shown["index"]])
+listing = shown.assign(image=[data_uri(images[i]) for i in shown["index"]])
 st.dataframe(
     listing.drop(columns=["quality", "confidence"]),
     hide_index=True,
@@ -136,6 +137,7 @@ st.dataframe(
     row_height=60,
 )
 download(
-    pd.DataFrame(ranked[["index", "given", "suggested", "score", "mark"]]),
+    pd.DataFrame(shown[["index", "given", "suggested", "score", "mark"]]),
     f"suspicious-labels-{split}",
+    index=False,
 )

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import cnn, jobs, knn, maps, methods, metrics, splines, tasks
+from core import cnn, jobs, knn, maps, marks, methods, metrics, splines, tasks
 from core.cnn import CnnConfig
 from core.knn import NeighbourConfig
 from tests.conftest import REPO
@@ -180,7 +180,7 @@ def test_draw_page_on_a_test_image(cached_copy, mnist_train, mnist_test):
         method = methods.get(method_id)
         assert answers.loc[method.name, "prediction"] == method.predict_one(digit).argmax()
     assert methods.get("cnn-modern").name not in answers.index
-    assert any("Not trained yet" in c.value and "CNN: modern" in c.value for c in at.caption)
+    assert any("Not computed yet" in c.value and "CNN: modern" in c.value for c in at.caption)
 
 
 def test_a_damaged_cache_entry_is_reported_in_the_page_and_offered_again(cached_copy):
@@ -327,13 +327,19 @@ def test_the_image_page_of_a_right_and_a_wrong_image(cached_copy, mnist_test):
 def test_a_mark_persists_across_sessions_and_shows_in_the_suspicious_list(cached_copy):
     assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
     first = open_page("image", image="1901")
-    first.button_group(key="mark_test_1901").set_value("wrong").run()
+    first.button(key="mark_test_1901_wrong").click().run()
     assert not first.exception
     second = open_page("image", image="1901")  # another session, later
-    assert second.button_group(key="mark_test_1901").value == "wrong"
-    listing = open_page("suspicious", top="10000").dataframe[0].value.set_index("index")
+    assert second.button(key="mark_test_1901_wrong").proto.type == "primary"  # the verdict
+    assert any("Your verdict: wrong" in c.value for c in second.caption)
+    second.button(key="mark_test_1901_wrong").click().run()  # pressed again: removed
+    assert marks.marks("test") == {}
+    second.button(key="mark_test_1901_wrong").click().run()
+    listing = open_page("suspicious").dataframe[0].value.set_index("index")
     assert listing.loc[1901, "mark"] == "wrong"
     assert listing["mark"].notna().sum() == 1
+    # Only labels the evidence disputes are listed (each suggests another digit).
+    assert (listing["suggested"] != listing["given"]).all()
 
 
 # -- the front page, the map -----------------------------------------------------------------
@@ -351,14 +357,19 @@ def test_the_front_page_lists_every_method_with_its_status(held, mnist_test):
     assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
     held.submit(methods.get("cnn-modern").task())
     at = open_page("results")
-    table = at.dataframe[0].value.set_index("method")
-    assert list(table.index) == [m.name for m in methods.all_methods()]
-    raw = table.loc[methods.get("knn-raw").name]
-    assert raw["status"] == "cached" and raw["accuracy"] == pytest.approx(0.9714)
-    assert raw["the report"] == pytest.approx(0.9714) and raw["errors"] == 286
-    assert table.loc["CNN: modern", "status"] == "queued"
-    assert table.loc["CNN: pattern-faithful", "status"] == "missing"
+    links = [(link.proto.page, link.proto.label) for link in at.get("page_link")]
+    named = [label for page, label in links if label in {m.name for m in methods.all_methods()}]
+    # Every method, the computed ones first (best first), each name a link to its page.
+    assert sorted(named) == sorted(m.name for m in methods.all_methods())
+    assert named[0] == methods.get("knn-raw").name
+    assert ("errors", "286 errors") in links  # its error gallery, one click away
+    rows = [md.value for md in at.markdown]
+    assert "97.14%" in rows and "cached" in rows and "queued" in rows and "missing" in rows
+    assert "None" not in rows and "nan" not in rows
     assert "97.14%" in at.markdown[0].value  # the headline reads the cached figures
+    assert "14% on the report's 100 images, not computed yet on the 10,000 test images" in (
+        at.markdown[0].value
+    )
 
 
 def test_compute_everything_queues_exactly_the_missing_results(held, monkeypatch):
