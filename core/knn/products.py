@@ -15,18 +15,28 @@ ways to compute it, each exact or certified:
 - ``float32``: approximate keys with a rigorous bound on their rounding error (the
   search certifies its answer with it); any integer features, any CPU.
 
-:func:`product_plan` decides once per process: an int8 path is eligible only if it is
+:func:`product_plan` decides once per machine: an int8 path is eligible only if it is
 exact on operands built to overflow 16-bit pair sums, then the fastest eligible path of a
-timed probe wins. The search also checks, on every call, that the keys of its candidates
-equal their exact values (int8) or lie within the bound (float32).
+timed probe wins. A path whose product on a 64th of the probe is already clearly slower
+than float32's is not timed further (on some CPUs int8 products are exact but ~70× slower
+than float32: timing them in full cost 18 s). The decision is remembered in the cache per
+machine (CPU model and flags, torch version, threads and the libraries' instruction-set
+caps); a process that finds it re-checks only its path's exactness (a few small products).
+The search also checks, on every call, that the keys of its candidates equal their exact
+values (int8) or lie within the bound (float32).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
+import os
+import platform
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +46,13 @@ _log = logging.getLogger(__name__)
 PATHS = ("int8", "int8-split", "float32")
 _U32 = float(np.finfo(np.float32).eps) / 2  # unit roundoff of float32
 _PROBE_SHAPE = (1024, 784, 2048)  # (queries, features, training rows) of the timed probe
+_SCOUT = 8  # a path is first timed on the probe's first 1/8 queries and 1/8 rows
+CLEARLY_SLOWER = 2.0  # a path whose scout predicts this many times float32's is dropped
+# Environment variables that cap the instruction sets of torch and the libraries under it.
+CAPS = (
+    "ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE", "OPENBLAS_CORETYPE", "NUMBA_CPU_NAME",
+)  # fmt: skip
 
 
 class Int8Products:
@@ -184,51 +201,134 @@ def int8_error(split: bool, rows: int = 64, depth: int = 784, cols: int = 96) ->
     return worst
 
 
-def probe_ms() -> dict[str, float]:
-    """Milliseconds of one probe product per path (best of 3, after a warm-up call)."""
+def _best_ms(eng, q: np.ndarray, t: np.ndarray, repeats: int) -> float:
+    """Milliseconds of the fastest of ``repeats`` products, after a warm-up call (the first
+    int8 call compiles its kernel)."""
+    qb, tb = eng.query_block(q), eng.train_block(t)
+    eng.keys(qb, tb, 0)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        eng.keys(qb, tb, 0)
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def probe_ms() -> tuple[dict[str, float], set[str]]:
+    """Milliseconds of one probe product per path, best of 3, and the paths whose figure
+    is only estimated. Every path is first timed on 1/64 of the probe (1/8 of the queries
+    and of the rows); one whose scout takes :data:`CLEARLY_SLOWER` times float32's is not
+    timed further (its figure: the scout's, times 64), the others are timed in full (unless
+    float32 is left alone: nothing to decide)."""
     m, d, n = _PROBE_SHAPE
     rng = np.random.default_rng(1)
     q = rng.integers(0, 256, (m, d), dtype=np.uint8)
     t = rng.integers(0, 256, (n, d), dtype=np.uint8)
-    out = {}
-    for path in PATHS:
-        if path != "float32" and not hasattr(torch, "_int_mm"):
-            out[path] = float("inf")
-            continue
-        eng = engine(path, t)
-        qb, tb = eng.query_block(q), eng.train_block(t)
-        eng.keys(qb, tb, 0)  # warm-up: the first int8 call compiles its kernel
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            eng.keys(qb, tb, 0)
-            times.append(time.perf_counter() - start)
-        out[path] = 1e3 * min(times)
-    return out
+    paths = [p for p in PATHS if p == "float32" or hasattr(torch, "_int_mm")]
+    qs, ts = q[: m // _SCOUT], t[: n // _SCOUT]
+    scout = {p: _SCOUT * _SCOUT * _best_ms(engine(p, ts), qs, ts, 1) for p in paths}
+    out = {p: float("inf") for p in PATHS}
+    close = [p for p in paths if scout[p] <= CLEARLY_SLOWER * scout["float32"]]
+    for path in paths:  # timed in full only where there is a race to decide
+        out[path] = _best_ms(engine(path, t), q, t, 3) if len(close) > 1 else scout[path]
+    return out, {p for p in paths if p not in close or len(close) == 1}
+
+
+def machine_key() -> dict:
+    """What a product decision depends on: the CPU (model and flags), torch, its threads
+    and the instruction-set caps in the environment."""
+    model, flags = platform.processor(), ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name" and not model.strip():
+                model = value.strip()
+            elif name.strip() == "flags":
+                flags = hashlib.sha256(value.strip().encode()).hexdigest()[:16]
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model.strip() or platform.machine(),
+        "cpu_flags": flags,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "caps": {name: os.environ[name] for name in CAPS if name in os.environ},
+    }
+
+
+def _remembered_path(key: dict) -> Path:
+    from core.cache import cache_root  # the cache is the data layer's; products are not
+
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_root() / ".machine" / f"products-{digest}.json"
+
+
+def _recall(key: dict) -> ProductPlan | None:
+    """The decision remembered for this machine, if its path is still exact here."""
+    try:
+        saved = json.loads(_remembered_path(key).read_text())
+        plan = ProductPlan(**saved["plan"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if saved.get("key") != key or plan.path not in PATHS:
+        return None
+    if plan.path in PATHS[:2] and (
+        not hasattr(torch, "_int_mm") or int8_error(split=plan.path == "int8-split")
+    ):
+        _log.warning("knn: the remembered %s products are not exact any more; deciding again",
+                     plan.path)  # fmt: skip
+        return None
+    return plan
+
+
+def _remember(key: dict, plan: ProductPlan) -> None:
+    path = _remembered_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"key": key, "plan": asdict(plan)}, indent=1))
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only cache decides again next time, nothing worse
+        _log.warning("knn: could not remember the product decision (%s)", exc)
+
+
+def decide() -> ProductPlan:
+    """Check each path's exactness, time the exact ones (see :func:`probe_ms`), take the
+    fastest."""
+    cpu = torch.backends.cpu.get_cpu_capability()
+    if not hasattr(torch, "_int_mm"):
+        return ProductPlan("float32", "this torch has no int8 products", {}, {}, cpu)
+    errors = {"int8": int8_error(split=False), "int8-split": int8_error(split=True)}
+    exact = {path: err == 0 for path, err in errors.items()} | {"float32": True}
+    ms, estimated = probe_ms()
+    path = min((p for p in PATHS if exact[p]), key=ms.__getitem__)
+    return ProductPlan(path, _reason(path, errors, ms, estimated), exact, ms, cpu)
 
 
 @functools.cache
 def product_plan() -> ProductPlan:
-    """Decide, once per process, how 0..255 pixels are multiplied (see the module doc)."""
-    cpu = torch.backends.cpu.get_cpu_capability()
-    if not hasattr(torch, "_int_mm"):
-        plan = ProductPlan("float32", "this torch has no int8 products", {}, {}, cpu)
-    else:
-        errors = {"int8": int8_error(split=False), "int8-split": int8_error(split=True)}
-        exact = {path: err == 0 for path, err in errors.items()} | {"float32": True}
-        ms = probe_ms()
-        path = min((p for p in PATHS if exact[p]), key=ms.__getitem__)
-        plan = ProductPlan(path, _reason(path, errors, ms), exact, ms, cpu)
-    _log.info("knn: %s products (%s)", plan.path, plan.reason)
+    """How 0..255 pixels are multiplied on this machine (see the module docstring):
+    remembered per machine, decided (:func:`decide`) where nothing is remembered."""
+    key = machine_key()
+    plan = _recall(key)
+    if plan is None:
+        plan = decide()
+        _remember(key, plan)
+        _log.info("knn: %s products (%s)", plan.path, plan.reason)
     return plan
 
 
-def _reason(path: str, errors: dict[str, int], ms: dict[str, float]) -> str:
+def _reason(
+    path: str, errors: dict[str, int], ms: dict[str, float], estimated: set[str] = frozenset()
+) -> str:
     def said(name: str, err: int) -> str:
         return f"{name} exact" if not err else f"{name} off by up to {err:,} (saturating)"
 
-    probe = ", ".join(f"{p} {ms[p]:.2f} ms" for p in PATHS)
+    probe = ", ".join(f"{p} {'~' if p in estimated else ''}{ms[p]:.2f} ms" for p in PATHS)
+    note = " (~: estimated from 1/64 of the probe)" if estimated else ""
     return (
         f"{said('int8', errors['int8'])}, {said('int8-split', errors['int8-split'])} on "
-        f"worst-case operands; probe {probe}: {path} is the fastest exact path"
+        f"worst-case operands; probe {probe}{note}: {path} is the fastest exact path"
     )

@@ -121,13 +121,19 @@ def _choose_path(
 
 
 def _auto_path(pixels: bool, prunable: bool, pairs: int) -> tuple[str, str]:
+    pruned = (
+        "pruned",
+        (
+            f"{pairs:,} pairs: certified lower bounds in a principal subspace, exact "
+            "distances for the rows they cannot rule out"
+        ),
+    )
+    if prunable and pairs >= max(PRUNE_MIN_PAIRS.values()):
+        return pruned  # whatever the products: a large search never asks which
     plan = product_plan() if pixels else None
     path = "float32" if plan is None or plan.path in _DISTRUSTED else plan.path
     if prunable and pairs >= PRUNE_MIN_PAIRS[path]:
-        return "pruned", (
-            f"{pairs:,} pairs: certified lower bounds in a principal subspace, exact "
-            "distances for the rows they cannot rule out"
-        )
+        return pruned
     if plan is None:
         return "float32", "features outside 0..255: float32 with a certified error bound"
     if path != plan.path:

@@ -13,7 +13,8 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
+import time
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -226,3 +227,75 @@ def test_exact_neighbours_and_the_reports_figure_on_cpus_without_vnni(
     assert seen["pca_used"] == "float32"
     np.testing.assert_array_equal(got["pca_indices"], pca_indices)
     np.testing.assert_array_equal(got["pca_sqdist"], pca_sqdist)
+
+
+# -- the decision: cheap where int8 is slow, remembered per machine ------------------------
+
+_EPYC_PROBE_S = 1.46  # one probe product with int8 on the AVX2-only EPYC: exact, ~70× float32
+
+
+class _SlowIntMm:
+    """``torch._int_mm`` as that CPU runs it: exact, but its time grows with the product's
+    size (emulated by sleeping), counting its calls and the seconds it spent."""
+
+    def __init__(self):
+        self.real, self.calls, self.seconds = torch._int_mm, 0, 0.0
+
+    def __call__(self, q, t):
+        m, d, n = knn_products._PROBE_SHAPE
+        pause = _EPYC_PROBE_S * q.shape[0] * t.shape[1] * q.shape[1] / (m * n * d)
+        self.calls += 1
+        self.seconds += pause
+        time.sleep(pause)
+        return self.real(q, t)
+
+
+@pytest.fixture
+def slow_int_mm(monkeypatch, tmp_cache):
+    slow = _SlowIntMm()
+    monkeypatch.setattr(torch, "_int_mm", slow)
+    product_plan.cache_clear()
+    yield slow
+    product_plan.cache_clear()
+
+
+def test_a_slow_int8_cpu_decides_in_a_few_small_products(slow_int_mm):
+    start = time.perf_counter()
+    plan = product_plan()
+    wall = time.perf_counter() - start
+    assert plan.path == "float32" and plan.exact["int8"] and plan.exact["int8-split"]
+    assert "~" in plan.reason  # the int8 figures are the scouts' estimates
+    # Timing both int8 paths in full cost 18 calls of a full probe each (18 s there).
+    assert slow_int_mm.calls <= 12, slow_int_mm.calls
+    assert slow_int_mm.seconds < 0.3, slow_int_mm.seconds
+    assert wall < 1.5, wall  # the int8 products plus float32's, on a loaded machine too
+
+
+def test_the_decision_is_remembered_and_rechecked(slow_int_mm, tmp_cache, monkeypatch):
+    first = product_plan()
+    saved = list((tmp_cache / ".machine").glob("products-*.json"))
+    assert len(saved) == 1
+    product_plan.cache_clear()  # a new process on the same machine
+    calls = slow_int_mm.calls
+    assert product_plan() == first and slow_int_mm.calls == calls  # float32: nothing to check
+    # A remembered int8 decision is checked for exactness again, with a few small products.
+    record = json.loads(saved[0].read_text())
+    record["plan"]["path"] = "int8"
+    saved[0].write_text(json.dumps(record))
+    product_plan.cache_clear()
+    assert product_plan().path == "int8" and slow_int_mm.calls - calls == 2
+    # On another machine (here: the same one with a library capped) it decides again.
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
+    assert knn_products._remembered_path(knn_products.machine_key()) != saved[0]
+
+
+def test_a_remembered_int8_decision_that_is_no_longer_exact_is_decided_again(
+    slow_int_mm, tmp_cache, monkeypatch
+):
+    plan = replace(product_plan(), path="int8")
+    path = knn_products._remembered_path(knn_products.machine_key())
+    path.write_text(json.dumps({"key": knn_products.machine_key(), "plan": asdict(plan)}))
+    product_plan.cache_clear()
+    monkeypatch.setattr(torch, "_int_mm", _saturating_int_mm)  # int8 now saturates
+    again = product_plan()
+    assert again.path != "int8" and not again.exact["int8"]
