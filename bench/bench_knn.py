@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from core import load_mnist
 from core.knn import GRID_K, cv_rows, folds
 from core.knn.augment import GROUPS, REPORT_GROUPS, augment, scipy_transform, transforms_of
-from core.knn.products import product_plan
+from core.knn.products import machine_key, product_plan
 from core.knn.search import WEIGHTS, nearest_neighbours, vote
 
 # What an AVX2-only CPU runs: torch's own kernels, oneDNN, MKL and OpenBLAS (faiss's
@@ -181,10 +180,11 @@ from core.knn.search import nearest_neighbours
 nb = nearest_neighbours(xtr, xte, 20)
 """
 _FRESH_FAISS = """
-import faiss, numpy as np, torch
+import os
+import faiss, numpy as np
 from core import load_mnist
 (xtr, _), (xte, _) = load_mnist("train"), load_mnist("test")
-faiss.omp_set_num_threads(torch.get_num_threads())
+faiss.omp_set_num_threads(os.cpu_count())  # as many threads as ours
 index = faiss.IndexFlatL2(784)
 index.add(xtr.reshape(len(xtr), -1).astype(np.float32))
 dist, idx = index.search(xte.reshape(len(xte), -1).astype(np.float32), 20)
@@ -270,7 +270,7 @@ def main() -> None:
     plan = product_plan()
     capped = os.environ.get("BENCH_EMULATED")
     print(
-        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"\n{machine_key()['cpu_model']}, {os.cpu_count()} CPUs, "
         f"torch threads {torch.get_num_threads()}, CPU capability {plan.cpu}"
         f"{f' (libraries capped to {capped} kernels: {_AVX2})' if capped else ''}; "
         f"products {plan.path} ({plan.reason})\n"

@@ -21,6 +21,7 @@ import statistics
 
 import torch
 
+from core.knn.products import machine_key
 from dashboard.local import CHROMIUM_ARGS, chromium_path, serve, settled
 
 PAGE_BUDGET_S, K_BUDGET_S = 1.5, 0.3
@@ -121,7 +122,8 @@ def main() -> None:
         browser.close()
     ref = next(t for name, t, _ in rows if name == f"page {_HOME}")
     print(
-        f"\nChromium (Debian), {torch.get_num_threads()} torch threads, CPU capability "
+        f"\nChromium (Debian), {machine_key()['cpu_model']}, {torch.get_num_threads()} torch "
+        "threads, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}; median of {args.repeat}\n"
     )
     print("| action | median (s) | × the Overview page | budget (s) | within |")

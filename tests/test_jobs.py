@@ -119,3 +119,12 @@ def test_progress_and_time_left_are_estimated_from_the_state():
     assert state.fraction == 0.25
     assert state.seconds_left(now=130.0) == pytest.approx(90.0)
     assert jobs.JobState("x", "method", {}, "t", jobs.QUEUED).seconds_left() is None
+
+
+def test_everything_lists_the_cnn_map_after_the_network_it_needs(cached_copy):
+    # On an empty cache the CNN's map cannot be configured yet; it is listed all the same,
+    # after the network, so that one `compute --all` computes both.
+    titles = [task.title for task, _ in tasks.everything()]
+    network = titles.index(methods.get("cnn-modern").name)
+    cnn_map = titles.index(tasks.map_task("cnn").title)
+    assert network < cnn_map

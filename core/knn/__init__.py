@@ -12,48 +12,53 @@ The public face of the chapter; the modules behind it:
 - :mod:`.idm` — that distance re-ranking Euclidean candidates, as cached computations.
 """
 
-from core.knn.augment import (
-    GROUPS,
-    REPORT_GROUPS,
-    TRANSFORMS,
-    apply_transform,
-    deskew,
-    transformations,
-)
-from core.knn.folds import CV_SCHEMES, cv_rows, fold_rows, folds
-from core.knn.idm import STORE as IDM_STORE
-from core.knn.idm import WEIGHTS_CHOSEN as IDM_WEIGHTS
-from core.knn.idm import IdmConfig, idm_image, idm_neighbours
-from core.knn.idm import K as IDM_K
-from core.knn.idm import predict as idm_predict
-from core.knn.products import PATHS, product_plan
-from core.knn.runs import (
-    GRID_K,
-    K_RANGE,
-    REPORT_K,
-    REPORT_VARIANTS,
-    REPORT_WEIGHTS,
-    STORE,
-    VARIANTS,
-    NeighbourConfig,
-    Variant,
-    accuracy_table,
-    cached_neighbours,
-    fold_configs,
-    grid_search,
-    image_neighbours,
-    neighbours,
-    out_of_fold_scores,
-    predict,
-    predict_images,
-    query_labels,
-    query_neighbours,
-    search_space,
-    training_images,
-    training_labels,
-    variant_name,
-)
-from core.knn.search import WEIGHTS, Neighbours, nearest_neighbours, vote
+import importlib
+
+# The function ``folds`` shares its name with its module: bound here, it stays the
+# package's attribute whoever imports the module later.
+from core.knn.folds import folds
+
+# Each public name and the module it lives in, loaded on first use (PEP 562): a process
+# that only searches neighbours does not import scikit-learn, scipy or pandas for the folds
+# and the cached runs.
+_WHERE = {
+    "augment": ("GROUPS", "REPORT_GROUPS", "TRANSFORMS", "apply_transform", "deskew",
+                "transformations"),
+    "folds": ("CV_SCHEMES", "cv_rows", "fold_rows"),
+    "products": ("PATHS", "product_plan"),
+    "runs": ("GRID_K", "K_RANGE", "REPORT_K", "REPORT_VARIANTS", "REPORT_WEIGHTS", "STORE",
+             "VARIANTS", "NeighbourConfig", "Variant", "accuracy_table", "cached_neighbours",
+             "fold_configs", "grid_search", "image_neighbours", "neighbours",
+             "out_of_fold_scores", "predict", "predict_images", "query_labels",
+             "query_neighbours", "search_space", "training_images", "training_labels",
+             "variant_name"),
+    "search": ("WEIGHTS", "Neighbours", "nearest_neighbours", "vote"),
+}  # fmt: skip
+_RENAMED = {  # public name: (module, its name there)
+    "IDM_STORE": ("idm", "STORE"),
+    "IDM_WEIGHTS": ("idm", "WEIGHTS_CHOSEN"),
+    "IDM_K": ("idm", "K"),
+    "idm_predict": ("idm", "predict"),
+    "IdmConfig": ("idm", "IdmConfig"),
+    "idm_image": ("idm", "idm_image"),
+    "idm_neighbours": ("idm", "idm_neighbours"),
+}
+_SOURCE = {name: (module, name) for module, names in _WHERE.items() for name in names}
+_SOURCE |= _RENAMED | {"folds": ("folds", "folds")}
+
+
+def __getattr__(name: str):
+    if name not in _SOURCE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _SOURCE[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SOURCE])
+
 
 __all__ = [
     "CV_SCHEMES", "GRID_K", "GROUPS", "IDM_K", "IDM_STORE", "IDM_WEIGHTS", "IdmConfig", "idm_image",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from core.data import load_mnist
 
@@ -25,6 +24,8 @@ def folds(labels: np.ndarray, scheme: str = "report", n_folds: int = 5, seed: in
     ``count % n_folds`` folds of a class get one image more).
     """
     if scheme == "stratified":
+        from sklearn.model_selection import StratifiedKFold  # seconds to import: when asked
+
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return [test for _, test in splitter.split(np.zeros(len(labels)), labels)]
     rows = np.arange(1, len(labels))

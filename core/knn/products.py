@@ -237,11 +237,11 @@ def probe_ms() -> tuple[dict[str, float], set[str]]:
 def machine_key() -> dict:
     """What a product decision depends on: the CPU (model and flags), torch, its threads
     and the instruction-set caps in the environment."""
-    model, flags = platform.processor(), ""
+    model, flags = "", ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             name, _, value = line.partition(":")
-            if name.strip() == "model name" and not model.strip():
+            if name.strip() == "model name" and not model:
                 model = value.strip()
             elif name.strip() == "flags":
                 flags = hashlib.sha256(value.strip().encode()).hexdigest()[:16]
@@ -249,7 +249,7 @@ def machine_key() -> dict:
     except OSError:
         pass
     return {
-        "cpu_model": model.strip() or platform.machine(),
+        "cpu_model": model or platform.processor() or platform.machine(),
         "cpu_flags": flags,
         "capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__,

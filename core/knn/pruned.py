@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import torch
 
 from core.progress import Progress
 
@@ -103,6 +102,11 @@ def _scan(keys, t0, queries, train, best_d, best_i, slack, computed, violations)
                     cut = _cutoff(best_d[b, k - 1], slack[b, 0], slack[b, 1])
 
 
+def _product(q: np.ndarray, t: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``q @ t`` in float32 into ``out`` (numpy's BLAS: no torch to import for a search)."""
+    return np.matmul(q, t, out=out)
+
+
 def exact_in_int32(low: int, high: int, n_features: int) -> bool:
     """Whether every squared distance of features in ``low..high`` fits an int32 sum."""
     return (high - low) ** 2 * n_features < 1 << 31
@@ -116,8 +120,8 @@ def principal_basis(train: np.ndarray, p: int = COMPONENTS) -> tuple[np.ndarray,
     """
     sample = train[:: max(1, len(train) // _BASIS_ROWS)]
     centre = np.rint(sample.mean(axis=0, dtype=np.float64))
-    z = torch.from_numpy(sample.astype(np.float32) - centre.astype(np.float32))
-    values, vectors = np.linalg.eigh((z.T @ z).double().numpy())
+    z = sample.astype(np.float32) - centre.astype(np.float32)
+    values, vectors = np.linalg.eigh((z.T @ z).astype(np.float64))
     top = vectors[:, np.argsort(values)[::-1][: min(p, train.shape[1])]]
     basis, _ = np.linalg.qr(top)  # orthonormal to float64 precision
     return centre, basis
@@ -169,7 +173,6 @@ def pruned_neighbours(
     t_op[p + 1] = n_train
     q_op = np.ones((m, p + 2), np.float32)
     q_op[:, : p + 1] = e_query
-    t_op = torch.from_numpy(t_op)
     # A row is skipped only if key > cutoff(kth): then its exact distance exceeds kth.
     # Two allowances. The embeddings as multiplied lie within ε‖e‖ of the exact ones
     # (float64 sums: the residual's square root turns ~1e-12 into ~2e-6; float32
@@ -185,28 +188,26 @@ def pruned_neighbours(
     best_i = np.full((m, k), n, np.int64)
     computed = np.zeros(m, np.int64)
     violations = np.zeros(m, np.int64)
-    buf = torch.empty(_QB, _TB)
+    buf = np.empty((_QB, _TB), np.float32)
     seed_rows = min(n, _SEED_ROWS)
-    seed_buf = torch.empty(_QB, seed_rows)
+    seed_buf = np.empty((_QB, seed_rows), np.float32)
     seed_k = min(k + _SEED_EXTRA, seed_rows)
     done = 0
     for q0 in range(0, m, _QB):
         rows = slice(q0, q0 + _QB)
-        q = torch.from_numpy(q_op[rows])
+        q = q_op[rows]
         state = (best_d[rows], best_i[rows], slack[rows], computed[rows], violations[rows])
         # The first rows' keys pick the seeds, then are scanned as they are (not recomputed).
-        seed_keys = seed_buf[: len(q)]
-        torch.mm(q, t_op[:, :seed_rows], out=seed_keys)
-        seeds = torch.topk(seed_keys, seed_k, dim=1, largest=False).indices
-        _seed(seeds.numpy().astype(np.int64), query[rows], train, state[0], state[1])
+        seed_keys = _product(q, t_op[:, :seed_rows], seed_buf[: len(q)])
+        seeds = np.argpartition(seed_keys, seed_k - 1, axis=1)[:, :seed_k]
+        _seed(seeds.astype(np.int64), query[rows], train, state[0], state[1])
         for t0 in range(0, n, _TB):
             t = t_op[:, t0 : t0 + _TB]
             if t0 < seed_rows:  # _SEED_ROWS is a multiple of _TB
-                keys = seed_keys[:, t0 : t0 + _TB].contiguous()
+                keys = np.ascontiguousarray(seed_keys[:, t0 : t0 + _TB])
             else:
-                keys = buf[: len(q), : t.shape[1]]
-                torch.mm(q, t, out=keys)
-            _scan(keys.numpy(), t0, query[rows], train, *state)
+                keys = _product(q, t, buf[: len(q), : t.shape[1]])
+            _scan(keys, t0, query[rows], train, *state)
             done += len(q) * t.shape[1]
             if progress is not None:
                 progress(done, m * n)

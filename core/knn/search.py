@@ -25,13 +25,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from core.devices import full_float32
+from core.devices import cuda_available
 from core.errors import ExplorerError
-from core.knn.products import PATHS, engine, product_plan, sq_norms
 from core.knn.pruned import exact_in_int32, pruned_neighbours
 from core.progress import Progress
+
+# torch (seconds to import) is imported by the products path only: a process whose
+# search prunes, as every large one does, never loads it.
 
 _log = logging.getLogger(__name__)
 
@@ -81,12 +82,20 @@ def _value_range(*arrays: np.ndarray) -> tuple[int, int]:
     return min(int(x.min()) for x in filled), max(int(x.max()) for x in filled)
 
 
+PATHS = ("int8", "int8-split", "float32")  # core.knn.products.PATHS (a test checks)
 PRODUCTS = ("auto", "pruned", "cuda", *PATHS)
 # "auto" prunes from this many query × training pairs on: below, embedding both sets
 # costs more than it saves (measured crossover on an AVX-512 VNNI CPU: 60,000 × ~2,000
 # against int8 products; float32 products cost ~4× more per pair, so sooner there).
 PRUNE_MIN_PAIRS = {"int8": 1 << 27, "int8-split": 1 << 27, "float32": 1 << 25}
 _DISTRUSTED: set[str] = set()  # paths whose keys once failed their check
+
+
+def product_plan():
+    """This machine's products (:func:`core.knn.products.product_plan`), torch loaded then."""
+    from core.knn.products import product_plan as plan
+
+    return plan()
 
 
 def _choose_path(
@@ -98,10 +107,12 @@ def _choose_path(
     pixels = values[0] >= 0 and values[1] <= 255
     prunable = exact_in_int32(*values, n_features) and "pruned" not in _DISTRUSTED
     if products == "auto":
-        if torch.cuda.is_available() and "cuda" not in _DISTRUSTED:
+        if cuda_available() and "cuda" not in _DISTRUSTED:
+            import torch
+
             return "cuda", f"float32 products on {torch.cuda.get_device_name()}, certified"
         return _auto_path(pixels, prunable, pairs)
-    if products == "cuda" and not torch.cuda.is_available():
+    if products == "cuda" and not cuda_available():
         raise ExplorerError("products: 'cuda' expects a CUDA device, found none")
     if products == "pruned" and not prunable:
         raise ExplorerError(
@@ -183,19 +194,25 @@ def nearest_neighbours(
 
 def _product_search(train, query, k_max, path, why, progress) -> Neighbours:
     """Candidates from block products, re-ranked exactly and certified (module doc)."""
+    from core.devices import full_float32
+
     with full_float32():  # TF32 on CUDA would break the rounding bound
         return _candidates_and_certificate(train, query, k_max, path, why, progress)
 
 
 def _candidates_and_certificate(train, query, k_max, path, why, progress) -> Neighbours:
+    import torch
+
+    from core.knn.products import engine, sq_norms
+
     n, m = len(train), len(query)
     eng = engine(path, train)
     n_cand = min(n, k_max + _MARGIN)
     # Train blocks outside, so each is converted once; the running best of every query
     # (n_queries × n_cand) is small.
     queries = [eng.query_block(query[q0 : q0 + _BLOCK]) for q0 in range(0, m, _BLOCK)]
-    best_v: list[torch.Tensor | None] = [None] * len(queries)
-    best_i: list[torch.Tensor | None] = [None] * len(queries)
+    best_v: list = [None] * len(queries)  # per query block: its best keys so far (tensors)
+    best_i: list = [None] * len(queries)
     done = 0
     for t0 in range(0, n, _BLOCK):
         t_block = eng.train_block(train[t0 : t0 + _BLOCK])  # transposed: (d, block)

@@ -84,7 +84,6 @@ def _row(method, scores) -> dict:
 every = methods.all_methods()
 ready = [m for m in every if m.can_predict_one()]
 heavy = [m for m in ready if m.one_image_cost]
-rows = []
 with st.spinner("Asking every method…"):
     rows = [_row(m, m.predict_one(digit)) for m in ready if not m.one_image_cost]
 if heavy and st.checkbox(

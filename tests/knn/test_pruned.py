@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-import torch
 
 from core.errors import ExplorerError
 from core.knn import pruned
@@ -98,11 +101,12 @@ def test_a_product_that_goes_wrong_is_caught_and_the_answer_stays_exact(
     train, query = pixels
     monkeypatch.setattr(knn, "_DISTRUSTED", set())
 
-    def inflated(a, b, *, out):
-        torch.matmul(a, b, out=out)
-        return out.add_(1e6)
+    def inflated(a, b, out):
+        np.matmul(a, b, out=out)
+        out += 1e6
+        return out
 
-    monkeypatch.setattr(pruned.torch, "mm", inflated)
+    monkeypatch.setattr(pruned, "_product", inflated)
     nb = nearest_neighbours(train, query[:50], 10, products="pruned")
     assert "lower bounds exceeded their exact distance" in caplog.text
     assert nb.products == "float32" and "pruned" in knn._DISTRUSTED
@@ -119,3 +123,26 @@ def test_progress_reaches_the_total(pixels):
     pruned.pruned_neighbours(train, query, 5, progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (len(train) * len(query), len(train) * len(query))
     assert all(a[0] < b[0] for a, b in zip(seen, seen[1:], strict=False))
+
+
+@pytest.mark.skipif(
+    os.path.exists("/dev/nvidiactl"), reason="a CUDA machine: auto searches there, with torch"
+)
+def test_a_search_that_prunes_never_imports_torch():
+    # torch takes seconds to import: a process that only wants neighbours does not pay it.
+    code = (
+        "import sys\n"
+        "from core import load_mnist\n"
+        "from core.knn.search import nearest_neighbours\n"
+        "(xtr, _), (xte, _) = load_mnist('train'), load_mnist('test')\n"
+        "nb = nearest_neighbours(xtr, xte[:2500], 20)\n"  # 1.5e8 pairs: large, pruned
+        "print(nb.products, 'torch' in sys.modules, 'sklearn' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["pruned", "False", "False"]
+
+
+def test_the_search_and_the_products_name_the_same_paths():
+    from core.knn import products, search
+
+    assert search.PATHS == products.PATHS
