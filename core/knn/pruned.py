@@ -15,7 +15,7 @@ Each query keeps its ``k`` best exact distances so far (ties: lower index) and c
 the exact distance of a training image only when that image's bound does not already
 exceed the ``k``-th; the bound is evaluated in float32 with a rigorous allowance for its
 rounding, so no image that belongs among the ``k`` nearest is ever skipped. The first
-``k + 8`` images by bound in the first 8,192 rows seed each query's list, so the cut-off
+``k + 8`` images by bound in the first 4,096 rows seed each query's list, so the cut-off
 is tight from the start. Exact distances are int32 sums of squared differences: any
 integer features for which they cannot overflow (:func:`exact_in_int32`), such as 0..255
 pixels or the report's augmented images (−84..344).
@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from core.progress import Progress
 
 COMPONENTS = 64  # dimensions of the bound (plus the residual's length)
-_QB, _TB = 512, 4096  # a block of bounds, 8 MiB of float32: stays in cache for the scan
-_SEED_ROWS, _SEED_EXTRA = 2 * _TB, 8  # seeds from the first two blocks' bounds
+_QB, _TB = 1024, 4096  # queries per call; training rows per block of keys
+_SEED_ROWS, _SEED_EXTRA = _TB, 8  # seeds from the first block's bounds
 _BASIS_ROWS = 8192  # rows the principal directions are estimated from
 _NONE = np.iinfo(np.int64).max // 4  # the distance of an empty slot
 _U32 = 2.0**-24
@@ -86,24 +87,33 @@ def _seed(rows, queries, train, best_d, best_i):
 
 
 @numba.njit(parallel=True, cache=True)
-def _scan(keys, t0, queries, train, best_d, best_i, slack, computed, violations):
-    # keys (B, T) float32: bound − ‖e_q‖² of query b and training row t0 + j.
-    k = best_d.shape[1]
-    for b in numba.prange(keys.shape[0]):
-        cut = _cutoff(best_d[b, k - 1], slack[b, 0], slack[b, 1])
-        for j in range(keys.shape[1]):
-            if keys[b, j] <= cut:
-                idx = t0 + j
-                d = _sqdist(queries[b], train[idx])
-                computed[b] += 1
-                if keys[b, j] > _cutoff(d, slack[b, 0], slack[b, 1]):
-                    violations[b] += 1  # a bound above its exact distance
-                if _offer(best_d, best_i, b, np.int64(d), idx):
-                    cut = _cutoff(best_d[b, k - 1], slack[b, 0], slack[b, 1])
+def _scan(q_op, t_blocks, queries, train, best_d, best_i, slack, computed, violations, parts):
+    # Each of ``parts`` slices of the queries multiplies its own keys, block after block of
+    # training rows (BLAS on one thread inside each: no second pool of threads to fight
+    # over the cores), and scans them. keys[b, j]: bound − ‖e_q‖² of query b, row t0 + j.
+    m, k, n = q_op.shape[0], best_d.shape[1], train.shape[0]
+    width = t_blocks.shape[2]
+    for part in numba.prange(parts):
+        lo, hi = part * m // parts, (part + 1) * m // parts
+        qs = np.ascontiguousarray(q_op[lo:hi])
+        for block in range(t_blocks.shape[0]):
+            keys = np.dot(qs, t_blocks[block])
+            t0 = block * width
+            for b in range(lo, hi):
+                cut = _cutoff(best_d[b, k - 1], slack[b, 0], slack[b, 1])
+                for j in range(min(width, n - t0)):
+                    if keys[b - lo, j] <= cut:
+                        idx = t0 + j
+                        d = _sqdist(queries[b], train[idx])
+                        computed[b] += 1
+                        if keys[b - lo, j] > _cutoff(d, slack[b, 0], slack[b, 1]):
+                            violations[b] += 1  # a bound above its exact distance
+                        if _offer(best_d, best_i, b, np.int64(d), idx):
+                            cut = _cutoff(best_d[b, k - 1], slack[b, 0], slack[b, 1])
 
 
 def _product(q: np.ndarray, t: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``q @ t`` in float32 into ``out`` (numpy's BLAS: no torch to import for a search)."""
+    """``q @ t`` in float32 into ``out``: the seeds' keys (numpy's BLAS, no torch)."""
     return np.matmul(q, t, out=out)
 
 
@@ -168,9 +178,12 @@ def pruned_neighbours(
     e_train, n_train = embed(train, centre, basis)
     e_query, n_query = embed(query, centre, basis)
     # key = [e_q, 1] · [−2 e_t, ‖e_t‖²] = bound − ‖e_q‖²: one product, no broadcast add.
-    t_op = np.empty((p + 2, n), np.float32)
-    t_op[: p + 1] = -2 * e_train.T
-    t_op[p + 1] = n_train
+    # The training side in blocks of _TB rows, each contiguous (padding past n unused).
+    n_blocks = -(-n // _TB)
+    t_op = np.zeros((p + 2, n_blocks * _TB), np.float32)
+    t_op[: p + 1, :n] = -2 * e_train.T
+    t_op[p + 1, :n] = n_train
+    t_blocks = np.ascontiguousarray(t_op.reshape(p + 2, n_blocks, _TB).transpose(1, 0, 2))
     q_op = np.ones((m, p + 2), np.float32)
     q_op[:, : p + 1] = e_query
     # A row is skipped only if key > cutoff(kth): then its exact distance exceeds kth.
@@ -188,28 +201,22 @@ def pruned_neighbours(
     best_i = np.full((m, k), n, np.int64)
     computed = np.zeros(m, np.int64)
     violations = np.zeros(m, np.int64)
-    buf = np.empty((_QB, _TB), np.float32)
     seed_rows = min(n, _SEED_ROWS)
-    seed_buf = np.empty((_QB, seed_rows), np.float32)
     seed_k = min(k + _SEED_EXTRA, seed_rows)
-    done = 0
-    for q0 in range(0, m, _QB):
-        rows = slice(q0, q0 + _QB)
-        q = q_op[rows]
-        state = (best_d[rows], best_i[rows], slack[rows], computed[rows], violations[rows])
-        # The first rows' keys pick the seeds, then are scanned as they are (not recomputed).
-        seed_keys = _product(q, t_op[:, :seed_rows], seed_buf[: len(q)])
-        seeds = np.argpartition(seed_keys, seed_k - 1, axis=1)[:, :seed_k]
-        _seed(seeds.astype(np.int64), query[rows], train, state[0], state[1])
-        for t0 in range(0, n, _TB):
-            t = t_op[:, t0 : t0 + _TB]
-            if t0 < seed_rows:  # _SEED_ROWS is a multiple of _TB
-                keys = np.ascontiguousarray(seed_keys[:, t0 : t0 + _TB])
-            else:
-                keys = _product(q, t, buf[: len(q), : t.shape[1]])
-            _scan(keys, t0, query[rows], train, *state)
-            done += len(q) * t.shape[1]
+    parts = 2 * numba.get_num_threads()
+    with threadpool_limits(1, "blas"):  # the threads are numba's (see _scan)
+        for q0 in range(0, m, _QB):
+            rows = slice(q0, q0 + _QB)
+            q = q_op[rows]
+            state = (best_d[rows], best_i[rows], slack[rows], computed[rows], violations[rows])
+            # Seeds: each query's nearest by bound among the first rows, so the cut-off is
+            # tight from the first block on (their keys are multiplied again by the scan:
+            # 4,096 of 60,000 rows, a few percent of the search).
+            seed_keys = _product(q, t_op[:, :seed_rows], np.empty((len(q), seed_rows), np.float32))
+            seeds = np.argpartition(seed_keys, seed_k - 1, axis=1)[:, :seed_k]
+            _seed(seeds.astype(np.int64), query[rows], train, state[0], state[1])
+            _scan(q, t_blocks, query[rows], train, *state, parts)
             if progress is not None:
-                progress(done, m * n)
+                progress(min(q0 + _QB, m) * n, m * n)
     stats = {"computed": float(computed.mean()), "violations": int(violations.sum())}
     return best_i, best_d, stats

@@ -96,17 +96,19 @@ def test_auto_prunes_large_searches_where_int32_holds(pixels):
 def test_a_product_that_goes_wrong_is_caught_and_the_answer_stays_exact(
     pixels, monkeypatch, caplog
 ):
-    # Bounds inflated past their distances (a broken float32 kernel) would skip true
-    # neighbours: the check of every computed distance catches it, the search is redone.
+    # Bounds inflated past their distances (broken float32 products or embeddings) would
+    # skip true neighbours: the check of every computed distance catches it, the search is
+    # redone.
     train, query = pixels
     monkeypatch.setattr(knn, "_DISTRUSTED", set())
 
-    def inflated(a, b, out):
-        np.matmul(a, b, out=out)
-        out += 1e6
-        return out
+    embed = pruned.embed
 
-    monkeypatch.setattr(pruned, "_product", inflated)
+    def inflated(x, centre, basis):  # embeddings 1.2× too long: bounds 1.44× theirs
+        e, norms = embed(x, centre, basis)
+        return 1.2 * e, 1.44 * norms
+
+    monkeypatch.setattr(pruned, "embed", inflated)
     nb = nearest_neighbours(train, query[:50], 10, products="pruned")
     assert "lower bounds exceeded their exact distance" in caplog.text
     assert nb.products == "float32" and "pruned" in knn._DISTRUSTED
