@@ -27,7 +27,7 @@ from dashboard.local import CHROMIUM_ARGS, chromium_path, serve, settled
 PAGE_BUDGET_S, K_BUDGET_S = 1.5, 0.3
 QUIET_MS = 700
 PAGES = (
-    "results", "data", "knn", "cross-validation", "augmentation", "splines", "cnn",
+    "results", "data", "knn", "cross-validation", "augmentation", "splines", "cnn", "errors",
     "compare", "draw", "map", "image", "suspicious",
 )  # fmt: skip
 _HOME = "data"

@@ -169,6 +169,7 @@ def test_one_methods_errors_from_the_results_table(app, page, mnist_test):
     page.goto(url)
     _no_exception(page, "results")
     link = page.locator(".st-key-method_table a", has_text=re.compile(r"[\d,]+ errors$"))
+    link.first.wait_for()
     assert link.count() >= 3  # one per computed method
     first = int(re.search(r"([\d,]+) errors$", link.first.inner_text()).group(1).replace(",", ""))
     link.first.click()
@@ -178,6 +179,16 @@ def test_one_methods_errors_from_the_results_table(app, page, mnist_test):
     assert shown and int(shown.group(1)) == first
     thumbs = page.locator("[class*='st-key-thumbs_'] a")
     assert thumbs.count() == min(first, 40)
+    # The method switched three times with a cell open, then back to every error.
+    opened = page.url
+    page.goto(f"{url}/errors?method=knn-raw&errors_cell=4-9")
+    _no_exception(page, "errors page, a cell")
+    for method_id in ("splines-report-faithful-w1", "knn-raw", "splines-report-corrected-w1"):
+        _choose(page, "Method", methods.get(method_id).name)
+        _no_exception(page, f"errors of {method_id}")
+        assert "True 4, predicted 9:" in _main(page) and f"method={method_id}" in page.url
+    page.goto(opened)
+    _no_exception(page, "errors page again")
     # A thumbnail (picture and caption: one link) opens its image; → walks the gallery.
     caption = thumbs.first.inner_text()
     index, label, said = map(int, re.match(r"#(\d+): (\d)→(\d)", caption).groups())
