@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -70,15 +71,38 @@ def test_the_command_line_joins_a_job_running_in_a_worker(cached_copy):
     method = methods.get("knn-deskewed")
     runner.submit(method.task())
     started = _running(method.task().id)
-    cli = subprocess.run(
-        [sys.executable, "-m", "core", "compute", method.id],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert cli.returncode == 0, cli.stderr
-    assert "being computed elsewhere" in cli.stderr
+    # Held still while the command line starts (a fast search could otherwise finish
+    # first); resumed once the command line says it joined, well before STALE_S.
+    os.kill(started.pid, signal.SIGSTOP)
+    try:
+        assert jobs.read(method.task().id).active, "the job finished before it was paused"
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "core", "compute", method.id],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        joined = _first_line_with(cli.stderr, "being computed elsewhere", jobs.STALE_S / 2)
+    finally:
+        os.kill(started.pid, signal.SIGCONT)
+    out, err = cli.communicate(timeout=600)
+    assert joined, f"the command line did not say it joined the job: {err}"
+    assert cli.returncode == 0, err
     final = jobs.read(method.task().id)
     assert final.state == jobs.DONE and final.pid == started.pid  # the worker's, not the CLI's
     assert method.status().state == "cached"
+
+
+def _first_line_with(stream, text: str, timeout: float) -> bool:
+    """Read ``stream`` line by line until one holds ``text``; False after ``timeout``."""
+    found = threading.Event()
+
+    def scan() -> None:
+        for line in stream:
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=scan, daemon=True).start()
+    return found.wait(timeout)
 
 
 def test_a_silent_worker_is_taken_for_dead(tmp_cache):

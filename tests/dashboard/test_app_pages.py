@@ -63,12 +63,6 @@ def test_every_page_renders_on_an_empty_cache(cached_copy, page):
     assert len(keys) == len(set(keys))
 
 
-@pytest.fixture(scope="module")
-def raw_neighbours(mnist_dir):
-    config = NeighbourConfig()
-    return knn.neighbours(config), config
-
-
 @pytest.mark.slow
 def test_knn_page_k_weighting_and_cell(raw_neighbours, mnist_test):
     result, config = raw_neighbours

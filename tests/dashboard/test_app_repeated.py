@@ -32,12 +32,6 @@ def _same_cell_after_each(at, cell_key: str, changes, check=None) -> None:
             check(at)
 
 
-@pytest.fixture(scope="module")
-def raw_neighbours(mnist_dir):
-    config = NeighbourConfig()
-    return knn.neighbours(config), config
-
-
 @pytest.mark.slow
 def test_knn_page_k_three_times_then_the_weighting(raw_neighbours, mnist_test):
     result, config = raw_neighbours
