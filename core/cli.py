@@ -123,13 +123,14 @@ def _splines(args: argparse.Namespace) -> int:
             f"| {100 * c['test']:.2f}% |"
         )
     if args.learned:
-        config = LearnedConfig(
-            templates_per_digit=args.templates, width=args.width, epochs=args.epochs
-        )
+        chosen = {} if args.epochs is None else {"epochs": args.epochs}
+        config = LearnedConfig(templates_per_digit=args.templates, width=args.width, **chosen)
         with tqdm_progress("learning spline templates", unit="steps") as progress:
             splines.learned_splines(config, progress)
     y = load_mnist("test")[1]
-    learned = splines.LEARNED_STORE.entries()
+    # Sets trained on all 60,000 images (those of a train_limit are validation sets).
+    entries = splines.LEARNED_STORE.entries()
+    learned = [r for r in entries if not r.manifest["config"]["train_limit"]]
     if learned:
         print(
             "\n| learned templates per digit | strokes | halo width | epochs | test accuracy "
@@ -465,7 +466,7 @@ def _chapter_commands(sub) -> None:
     spl.add_argument("--learned", action="store_true", help="learn templates (minutes)")
     spl.add_argument("--templates", type=int, default=20, help="templates per digit")
     spl.add_argument("--width", type=int, default=1, help="halo width of learned templates")
-    spl.add_argument("--epochs", type=int, default=8, help="training passes")
+    spl.add_argument("--epochs", type=int, help="training passes (default: the chosen 12)")
     spl.set_defaults(run=_splines)
     cnn = sub.add_parser("cnn", help="train and cache the CNNs (chapter 3)")
     cnn_sub = cnn.add_subparsers(dest="cnn_command", required=True)

@@ -21,9 +21,9 @@ from core.splines.learned import LearnedConfig, digit_distances, train_templates
 
 # One store per kind of result. Learned results: 2 = test distances per digit recorded.
 REPORT_STORE = Store("splines-report", DATA_CHECKSUM, 1)
-LEARNED_STORE = Store("splines-learned", DATA_CHECKSUM, 2)
+LEARNED_STORE = Store("splines-learned", DATA_CHECKSUM, 3)  # 3: compiled L∞ distances
 # Deformable results: 2 = non-candidate digits always after the candidates.
-DEFORM_STORE = Store("splines-deformable", DATA_CHECKSUM, 2)
+DEFORM_STORE = Store("splines-deformable", DATA_CHECKSUM, 3)  # 3: learned set v3
 SCORE_TEMPERATURE = 10.0  # class scores: softmax(-distance / T), distance in pixels of ink
 WIDTHS = (0, 1, 2, 3, 4)
 REPORT_SAMPLE = slice(1, 101)  # the report's "first 100 training images" (its row 0 was lost)

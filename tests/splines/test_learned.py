@@ -8,7 +8,10 @@ from core.errors import ExplorerError
 from core.splines.bezier import rasterize_halo
 from core.splines.learned import (
     LearnedConfig,
+    _bernstein,
+    _LinfDistance,
     hard_templates,
+    linf_distance,
     nearest_template,
     predict_learned,
     soft_render,
@@ -34,6 +37,27 @@ def test_gradients_reach_every_control_point():
     target[300:320] = 1
     ((soft_render(control, 1, 2.0, 16) - target) ** 2).sum().backward()
     assert control.grad is not None and (control.grad.abs().sum(dim=-1) > 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_compiled_distances_and_gradient_are_autograds(dtype):
+    torch.manual_seed(0)
+    control = torch.rand(12, 4, 4, 2, dtype=dtype) * 27
+    control[:4] = control[:4].clamp(6, 20).round()  # ties between samples and between axes
+    control.requires_grad_()
+    weights = torch.randn(12, 4, 28, 28, dtype=dtype)
+    found = []
+    for distance in (linf_distance, _LinfDistance.apply):
+        points = _bernstein(3, 16).to(control) @ control
+        dist = distance(points)
+        (dist * weights).sum().backward()
+        found.append((dist.detach(), control.grad.clone()))
+        control.grad = None
+    (want, want_grad), (dist, grad) = found
+    assert torch.equal(dist, want)  # the same distances, bit for bit
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-4
+    torch.testing.assert_close(grad, want_grad, rtol=tolerance, atol=tolerance)
+    assert (want_grad[:4] != 0).any()  # the tied templates do get a gradient
 
 
 def test_nearest_template_is_the_smallest_squared_distance(mnist_test):
