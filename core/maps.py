@@ -104,8 +104,9 @@ def _pca(x: np.ndarray, n: int) -> np.ndarray:
 def nearest(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest points of every point of ``x`` (N, d), itself first (Euclidean).
 
-    Returns (indices int32 (N, k), distances float32 (N, k)), nearest first, ties broken
-    by the lower index; a block of ``block`` rows at a time (no N × N matrix in memory).
+    Returns (indices int32 (N, k), distances float32 (N, k)), nearest first, equal
+    distances in index order (which of several tied for the k-th place is kept is left to
+    ``argpartition``); a block of ``block`` rows at a time (no N × N matrix in memory).
     """
     x = np.ascontiguousarray(x, np.float32)
     if not 1 <= k <= len(x):

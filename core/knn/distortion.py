@@ -142,6 +142,14 @@ def distances(
         raise ExplorerError(f"rows: expected indices below {len(references)}, found {rows.max()}")
     q = _planes(gradients(queries, context))
     pool = _planes(gradients(references, window + context))
+    # The kernel sums a pixel's context in int32: 2 (2c+1)² d² must stay below 2³¹ for the
+    # largest gradient difference d (0..255 pixels give d ≤ 2040, far inside).
+    d = int(np.abs(q).max(initial=0)) + int(np.abs(pool).max(initial=0))
+    if 2 * (2 * context + 1) ** 2 * d * d >= 2**31:
+        raise ExplorerError(
+            f"images: expected pixels whose gradients differ by less than "
+            f"{int((2**31 / (2 * (2 * context + 1) ** 2)) ** 0.5)}, found {d}"
+        )
     keep = rows.shape[1] if keep is None else keep
     return _idm_kernel(q, pool, rows, window, context, max(1, min(keep, rows.shape[1])))
 

@@ -111,9 +111,11 @@ class _LinfDistance(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, points: torch.Tensor) -> torch.Tensor:
-        p = np.ascontiguousarray(points.detach().numpy())
+        # Copies kept for the backward pass: autograd's version check does not watch
+        # arrays, so an in-place change of the input or the output must not reach them.
+        p = np.array(points.detach().numpy(), order="C", copy=True)
         dist = _linf_forward(p)
-        ctx.arrays = p, dist
+        ctx.arrays = p, dist.copy()
         return torch.from_numpy(dist)
 
     @staticmethod

@@ -179,6 +179,10 @@ def test_bad_settings_are_refused(change, words):
 def test_bad_images_are_refused():
     with pytest.raises(ExplorerError, match=r"expected integers of shape \(n, 28, 28\)"):
         distortion.gradients(np.zeros((2, 28, 27), np.uint8), 1)
+    bright = np.zeros((1, 28, 28), np.int16)
+    bright[0, 10:18, 10:18] = 2000  # gradients too large for the kernel's int32 sums
+    with pytest.raises(ExplorerError, match="gradients differ by less than 10922, found"):
+        distortion.distances(bright, -bright, np.zeros((1, 1)), window=2, context=1)
     with pytest.raises(ExplorerError, match="expected indices below 3"):
         distortion.distances(np.zeros((1, 28, 28), np.uint8), np.zeros((3, 28, 28), np.uint8),
                       np.array([[0, 5]]), 1)  # fmt: skip
