@@ -194,11 +194,7 @@ def _pixel_kernel(q, pool, rows, w, c, keep):  # noqa: PLR0912  (the previous ke
                     break
             if total <= bound:
                 out[b, k] = total
-                pos = keep - 1
-                while pos > 0 and top[pos - 1] > total:
-                    top[pos] = top[pos - 1]
-                    pos -= 1
-                top[pos] = total
+                distortion.keep_best(top, total)
     return out
 
 
@@ -208,8 +204,7 @@ def kernel(n_queries: int = 512) -> None:
     lists = [knn.neighbours(c).arrays["indices"][:n_queries] for c in idm.source_configs(config)]
     xtr, _, xq, _ = idm._prepared(config)
     keys = idm.candidate_keys(config, lists, len(xtr))
-    pool_keys, rows = np.unique(keys, return_inverse=True)
-    rows = np.where(idm._first_occurrences(keys), rows.reshape(keys.shape), -1)
+    pool_keys, rows = idm.pool_rows(keys)
     queries, references = xq[:n_queries], idm.key_images(pool_keys, xtr, config.clip)
     w, c, keep = config.window, config.context, config.keep
     rows = rows.astype(np.int64)

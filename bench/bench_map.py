@@ -156,26 +156,27 @@ def main() -> None:
         f"{machine_key()['cpu_model']}, {os.cpu_count()} CPUs, torch threads "
         f"{torch.get_num_threads()}, CPU capability {torch.backends.cpu.get_cpu_capability()}\n"
     )
-    rows = fresh()
-    ref = rows[0][1]
-    print("| one map in a new process (imports, compiling, data, layout) | seconds | × reference |")
-    print("| --- | ---: | ---: |")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.1f} | {seconds / ref:.2f}× |")
-    rows = layouts()
-    ref = rows[0][1]
-    print("\n| layout of the 10,000 test images (warm) | seconds | × PCA |")
-    print("| --- | ---: | ---: |")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.1f} | {seconds / ref:.0f}× |")
+    _table(
+        "one map in a new process (imports, compiling, data, layout)",
+        reference="reference",
+        rows=fresh(),
+        seconds=".1f",
+        ratio=".2f",
+    )
+    _table("layout of the 10,000 test images (warm)", "PCA", layouts(), ".1f", ".0f")
     if "--no-browser" in sys.argv:
         return
-    rows = browser()
+    _table("page in the browser (median of 5, warm)", "Data page", browser(), ".2f", ".2f")
+
+
+def _table(what: str, reference: str, rows, seconds: str, ratio: str) -> None:
+    """A markdown table of (name, seconds) rows, each also as a ratio of the first."""
     ref = rows[0][1]
-    print("\n| page in the browser (median of 5, warm) | seconds | × Data page |")
+    print(f"| {what} | seconds | × {reference} |")
     print("| --- | ---: | ---: |")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.2f} | {seconds / ref:.2f}× |")
+    for name, t in rows:
+        print(f"| {name} | {t:{seconds}} | {t / ref:{ratio}}× |")
+    print()
 
 
 if __name__ == "__main__":

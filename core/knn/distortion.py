@@ -104,12 +104,18 @@ def _idm_kernel(q, pool, rows, w, c, keep):  # noqa: PLR0912  (compiled: one fla
                     break
             if total <= bound:
                 out[b, k] = total
-                pos = keep - 1
-                while pos > 0 and top[pos - 1] > total:
-                    top[pos] = top[pos - 1]
-                    pos -= 1
-                top[pos] = total
+                keep_best(top, total)
     return out
+
+
+@numba.njit(cache=True)
+def keep_best(top, total):
+    """Insert ``total`` into ``top``, ascending, its largest value dropped (no larger one)."""
+    pos = len(top) - 1
+    while pos > 0 and top[pos - 1] > total:
+        top[pos] = top[pos - 1]
+        pos -= 1
+    top[pos] = total
 
 
 def _planes(g: np.ndarray) -> np.ndarray:

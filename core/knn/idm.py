@@ -180,6 +180,13 @@ def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     return out
 
 
+def pool_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct candidate keys of a batch (B, K), and each candidate's row among them
+    (B, K), −1 for a key its query already has earlier (compared once)."""
+    pool_keys, rows = np.unique(keys, return_inverse=True)
+    return pool_keys, np.where(_first_occurrences(keys), rows.reshape(keys.shape), -1)
+
+
 def rerank(
     config: IdmConfig,
     queries: np.ndarray,
@@ -197,8 +204,7 @@ def rerank(
     out_keys, out_dist = np.full((n, keep), -1, np.int64), np.full((n, keep), INF, np.int64)
     for s in range(0, n, _BATCH):
         kb = keys[s : s + _BATCH]
-        pool_keys, rows = np.unique(kb, return_inverse=True)
-        rows = np.where(_first_occurrences(kb), rows.reshape(kb.shape), -1)
+        pool_keys, rows = pool_rows(kb)
         d = distances(
             queries[s : s + _BATCH], key_images(pool_keys, xtr, config.clip), rows,
             config.window, config.context, keep,

@@ -184,6 +184,7 @@ def pruned_neighbours(
     t_op[: p + 1, :n] = -2 * e_train.T
     t_op[p + 1, :n] = n_train
     t_blocks = np.ascontiguousarray(t_op.reshape(p + 2, n_blocks, _TB).transpose(1, 0, 2))
+    del t_op  # the blocks hold it all: not a second copy through the search
     q_op = np.ones((m, p + 2), np.float32)
     q_op[:, : p + 1] = e_query
     # A row is skipped only if key > cutoff(kth): then its exact distance exceeds kth.
@@ -212,7 +213,9 @@ def pruned_neighbours(
             # Seeds: each query's nearest by bound among the first rows, so the cut-off is
             # tight from the first block on (their keys are multiplied again by the scan:
             # 4,096 of 60,000 rows, a few percent of the search).
-            seed_keys = _product(q, t_op[:, :seed_rows], np.empty((len(q), seed_rows), np.float32))
+            seed_keys = _product(
+                q, t_blocks[0, :, :seed_rows], np.empty((len(q), seed_rows), np.float32)
+            )
             seeds = np.argpartition(seed_keys, seed_k - 1, axis=1)[:, :seed_k]
             _seed(seeds.astype(np.int64), query[rows], train, state[0], state[1])
             _scan(q, t_blocks, query[rows], train, *state, parts)
