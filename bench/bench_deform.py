@@ -90,8 +90,10 @@ def epochs() -> int:
         print(f"| {n} | {result.meta['seconds']:.0f} | {rigid:.2%} | {found[n]:.2%} |", flush=True)
     chosen = min(found, key=lambda n: (-found[n], n))
     same = chosen == splines.LearnedConfig().epochs
-    print(f"\nChosen: {chosen} epochs; LearnedConfig's default is "
-          f"{'the chosen one' if same else 'NOT the chosen one'}\n")  # fmt: skip
+    print(
+        f"\nChosen: {chosen} epochs; LearnedConfig's default is "
+        f"{'the chosen one' if same else 'NOT the chosen one'}\n"
+    )
     return chosen
 
 

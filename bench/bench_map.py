@@ -73,8 +73,11 @@ def fresh() -> list[tuple[str, float]]:
     ):
         run = subprocess.run(
             [sys.executable, __file__, "--first-run", graph],
-            cwd=REPO, capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append((name, float(run.stdout.split()[-1])))
     return rows
 

@@ -79,8 +79,11 @@ def test_the_command_line_joins_a_job_running_in_a_worker(cached_copy):
         assert jobs.read(method.task().id).active, "the job finished before it was paused"
         cli = subprocess.Popen(
             [sys.executable, "-m", "core", "compute", method.id],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         joined = _first_line_with(cli.stderr, "being computed elsewhere", 0.75 * jobs.STALE_S)
     finally:
         os.kill(started.pid, signal.SIGCONT)
