@@ -12,11 +12,13 @@ import time
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from core import jobs, knn, methods, metrics
 from core.cache import CACHE_ENV
 from core.data import FILES
 from core.knn import NeighbourConfig
+from dashboard.gallery import PAGE_SIZE
 from dashboard.local import CHROMIUM_ARGS, chromium_path, serve, settled
 from tests.conftest import REPO
 
@@ -328,8 +330,10 @@ def test_a_box_on_the_map_opens_exactly_its_images(empty_server, browser):
     shown = re.search(r"the selected images: (\d+) images", page.locator("[data-testid=stMain]")
                       .inner_text())  # fmt: skip
     assert shown and int(shown.group(1)) == len(inside)
-    links = page.get_by_role("link", name=re.compile(r"^#\d+")).all_inner_texts()
-    opened = {int(re.match(r"#(\d+)", t).group(1)) for t in links}
+    # The caption is drawn before the thumbnails: wait for the whole first page of them.
+    links = page.get_by_role("link", name=re.compile(r"^#\d+"))
+    expect(links).to_have_count(min(len(inside), PAGE_SIZE), timeout=30_000)
+    opened = {int(re.match(r"#(\d+)", t).group(1)) for t in links.all_inner_texts()}
     assert opened and opened <= set(inside)  # the first page of the gallery: those images
     page.screenshot(path=ARTIFACTS / "map.png")
     page.close()
