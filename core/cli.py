@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from core import cache
+from core import cache, untrusted
 from core.cache import CACHE_ENV, cache_root, list_entries
 from core.data import (
     DATA_DIR_ENV,
@@ -309,6 +309,7 @@ def _import(args: argparse.Namespace) -> int:
         pixels=args.pixels,
         outputs=args.outputs,
         normalise=args.normalise,
+        limits=untrusted.limits_from_env(args.time_limit, args.memory_limit),
     )
     y = load_mnist("test")[1]
     acc = float((result.arrays["test_pred"] == y).mean())
@@ -424,6 +425,22 @@ def _result_commands(sub) -> None:
         choices=["probabilities", "logits"],
         default="probabilities",
         help="ONNX: what the model's 10 outputs are",
+    )
+    imp.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"ONNX: wall-clock limit of the model's run on the test set "
+        f"(default ${untrusted.SECONDS_ENV} or {untrusted.Limits().seconds:g})",
+    )
+    imp.add_argument(
+        "--memory-limit",
+        type=int,
+        default=None,
+        metavar="MB",
+        help=f"ONNX: memory the model's run may use "
+        f"(default ${untrusted.MEMORY_ENV} or {untrusted.Limits().memory_mb})",
     )
     imp.add_argument(
         "--normalise",

@@ -7,7 +7,9 @@ Three kinds of file, each checked before anything is written:
 - an ``.npy`` array: labels (10000,) or scores (10000, 10), loaded without pickle;
 - an ONNX model, run here on the 10,000 test images with ``onnxruntime``: its input is
   one image as (1, 28, 28), (28, 28) or (784,) per row, pixels in 0..1 or 0..255 as you
-  say; its output 10 scores per image (probabilities, or logits if you say so).
+  say; its output 10 scores per image (probabilities, or logits if you say so). It is
+  checked first (no external data, no custom ops) and run in a child process with a time
+  and a memory limit (:mod:`core.untrusted`).
 
 Anything else is refused with one message saying what was expected and what was found;
 the cache is touched only once a file has passed. An import is stored in its own store
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -27,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.cache import Result, Store
+from core import untrusted
+from core.cache import Result, Store, cache_root
 from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
+from core.progress import Progress
 
 STORE = Store("imported", DATA_CHECKSUM, 1)
 N_TEST, N_CLASSES = 10000, 10
@@ -207,50 +212,26 @@ def _read_npy(data: bytes, source: str, normalise: bool) -> tuple[np.ndarray, np
     return _labels_or_scores(values, source, normalise)
 
 
-def _onnx_session(model: bytes, source: str):
-    import onnxruntime as ort
-
-    try:
-        return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own types for any bad model
-        _fail(f"{source}: expected an ONNX model, found one onnxruntime cannot load ({exc})")
-
-
-def _onnx_layout(session, source: str) -> tuple[int | None, tuple[int, ...]]:
-    """(fixed batch size or None, the shape of one image) the model's input takes."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1:
-        _fail(f"{source}: expected a model with one input, found {len(inputs)}")
-    shape = list(inputs[0].shape)
-    one = tuple(shape[1:])
-    if one not in ((1, 28, 28), (28, 28), (784,)):
-        _fail(
-            f"{source}: expected an input of shape (batch, 1, 28, 28), (batch, 28, 28) or "
-            f"(batch, 784), found {tuple(shape)}"
-        )
-    out = list(outputs[0].shape)
-    if len(out) != 2 or out[1] != N_CLASSES:
-        _fail(f"{source}: expected an output of shape (batch, {N_CLASSES}), found {tuple(out)}")
-    batch = shape[0] if isinstance(shape[0], int) else None
-    return batch, one
-
-
 def run_onnx(
-    model: bytes, images: np.ndarray, pixels: str, outputs: str, source: str = "model"
+    model: bytes,
+    images: np.ndarray,
+    pixels: str,
+    outputs: str,
+    source: str = "model",
+    *,
+    limits: untrusted.Limits | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
-    """Class scores (N, 10) of images (N, 28, 28) 0..255 by an ONNX model."""
-    session = _onnx_session(model, source)
-    batch, one = _onnx_layout(session, source)
+    """Class scores (N, 10) of images (N, 28, 28) 0..255 by an ONNX model: checked, then
+    run in a child process within ``limits`` (:mod:`core.untrusted`)."""
+    layout = untrusted.check_model(model, source)
     x = np.asarray(images, np.float32) / (255.0 if pixels == "0..1" else 1.0)
-    x = x.reshape(len(x), *one)
-    step = batch or 1000
-    name = session.get_inputs()[0].name
-    try:
-        raw = np.concatenate(
-            [session.run(None, {name: x[s : s + step]})[0] for s in range(0, len(x), step)]
-        )
-    except Exception as exc:
-        _fail(f"{source}: the model failed on the test images ({exc})")
+    raw = untrusted.run_model(
+        model, x.reshape(len(x), *layout.image), layout, source, limits, progress
+    )
+    if raw.ndim != 2 or raw.shape[1] != N_CLASSES:
+        _fail(f"{source}: expected an output of shape (batch, {N_CLASSES}), found {raw.shape[1:]}")
+    raw = raw.astype(np.float64)
     if outputs == "logits":
         raw = np.exp(raw - raw.max(axis=1, keepdims=True))
         raw = raw / raw.sum(axis=1, keepdims=True)
@@ -265,8 +246,11 @@ def read(
     pixels: str = "0..1",
     outputs: str = "probabilities",
     normalise: bool = False,
+    limits: untrusted.Limits | None = None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(predictions (10000,), scores (10000, 10)) of a file's bytes, or an ImportFileError."""
+    """(predictions (10000,), scores (10000, 10)) of a file's bytes, or an ImportFileError
+    (an ONNX model past its ``limits``: :class:`core.untrusted.ModelRefused`)."""
     _check_size(data, source)
     if kind == "csv":
         return _read_csv(data, source, normalise)
@@ -279,7 +263,9 @@ def read(
             f"{source}: pixels '0..1' or '0..255', outputs 'probabilities' or 'logits'; "
             f"found {pixels!r}, {outputs!r}"
         )
-    scores = run_onnx(data, load_mnist("test")[0], pixels, outputs, source)
+    scores = run_onnx(
+        data, load_mnist("test")[0], pixels, outputs, source, limits=limits, progress=progress
+    )
     return _labels_or_scores(scores, source, normalise)
 
 
@@ -294,13 +280,23 @@ def import_file(
     pixels: str = "0..1",
     outputs: str = "probabilities",
     normalise: bool = False,
+    limits: untrusted.Limits | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Check a file and store it as the imported method ``name`` (replacing one of that
-    name); nothing is written unless every check passes."""
+    name); nothing is written unless every check passes (an ONNX model runs within
+    ``limits``, the environment's by default)."""
     kind = kind_of(filename)
     method_id = slug(name)
     predictions, scores = read(
-        data, kind, filename, pixels=pixels, outputs=outputs, normalise=normalise
+        data,
+        kind,
+        filename,
+        pixels=pixels,
+        outputs=outputs,
+        normalise=normalise,
+        limits=limits,
+        progress=progress,
     )
     config = ImportConfig(
         name.strip(), hashlib.sha256(data).hexdigest(), kind, pixels, outputs, normalise
@@ -319,6 +315,53 @@ def import_file(
     for old in others:
         if old.path != result.path:
             delete(old)
+    return result
+
+
+# -- an upload waiting for its import job ------------------------------------------------------
+
+UPLOADS = ".uploads"  # in the cache: uploaded bytes waiting for (or retrying) their import
+
+
+def stage(data: bytes, filename: str) -> str:
+    """Keep an upload's bytes in the cache for an import job; returns their SHA-256 (the
+    job's handle on them). The bytes are data: read by :func:`import_staged`, never run."""
+    _check_size(data, filename)
+    kind_of(filename)
+    digest = hashlib.sha256(data).hexdigest()
+    folder = cache_root() / UPLOADS
+    folder.mkdir(exist_ok=True)
+    path = folder / digest
+    if not path.exists():
+        tmp = folder / f".{digest}.{os.getpid()}"
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return digest
+
+
+def staged(sha256: str) -> bytes:
+    """The bytes :func:`stage` kept, checked against their SHA-256."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        _fail(f"upload: expected a SHA-256 in hexadecimal, found {sha256!r}")
+    path = cache_root() / UPLOADS / sha256
+    try:
+        data = path.read_bytes()
+    except OSError:
+        _fail(
+            f"upload {sha256[:12]}: expected its bytes in the cache, found none (upload it again)"
+        )
+    if hashlib.sha256(data).hexdigest() != sha256:
+        _fail(f"upload {sha256[:12]}: expected bytes of that SHA-256, found others (upload again)")
+    return data
+
+
+def import_staged(
+    sha256: str, filename: str, name: str, progress: Progress | None = None, **options
+) -> Result:
+    """:func:`import_file` on staged bytes (an import job's body); the bytes are dropped once
+    imported, kept for a retry when refused."""
+    result = import_file(staged(sha256), filename, name, progress=progress, **options)
+    (cache_root() / UPLOADS / sha256).unlink(missing_ok=True)
     return result
 
 

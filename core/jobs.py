@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from core.cache import cache_root
+from core.errors import ExplorerError
 from core.progress import Progress
 
 _log = logging.getLogger(__name__)
@@ -255,7 +256,11 @@ def wait(
 
 
 def _one_line(exc: BaseException) -> str:
+    """The first line of an error; our own errors already say what was expected and found,
+    others are named by their type."""
     text = str(exc).strip().splitlines()
+    if isinstance(exc, ExplorerError) and text:
+        return text[0]
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
@@ -346,6 +351,25 @@ class JobRunner:
             proc = self._workers.get(job_id)
         if proc is not None:
             proc.send_signal(signal.SIGKILL)
+
+    def cancel(self, job_id: str, why: str = "cancelled") -> None:
+        """Take a job out of this runner's queue, or end its worker and whatever that
+        started (its process group); the job is then failed with ``why``. A job another
+        process runs is left alone."""
+        with self._lock:
+            queued = any(t.id == job_id for t in self._queue)
+            self._queue = deque(t for t in self._queue if t.id != job_id)
+            proc = self._workers.pop(job_id, None)
+            if proc is not None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the worker leads its own group
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+            state = read(job_id)
+            if (queued or proc is not None) and state is not None and state.active:
+                now = time.time()
+                _write(replace(state, state=FAILED, error=why, finished=now, updated=now))
 
     def close(self) -> None:
         """Stop watching: no more jobs started, no more heartbeats for the queued ones

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from core import answers, jobs, knn, maps, methods, splines
+from core import answers, imported, jobs, knn, maps, methods, splines
 from core.errors import ExplorerError
 from core.jobs import JobRunner, JobState, Task
 from core.progress import Progress
@@ -49,6 +49,25 @@ def _one_image(progress: Progress, ids: list[str], image: list[int]) -> None:
     answers.compute([methods.get(i) for i in ids], answers.as_image(image), progress)
 
 
+def _import(
+    progress: Progress, sha256: str, filename: str, name: str, **options: str | bool
+) -> None:
+    imported.import_staged(sha256, filename, name, progress, **options)
+
+
+def _check_import(
+    sha256: str, filename: str, name: str, pixels: str, outputs: str, normalise: bool
+) -> None:
+    imported.staged(sha256)
+    imported.kind_of(filename)
+    imported.slug(name)
+    if pixels not in ("0..1", "0..255") or outputs not in ("probabilities", "logits"):
+        raise ExplorerError(
+            f"import: pixels '0..1' or '0..255', outputs 'probabilities' or 'logits'; "
+            f"found {pixels!r}, {outputs!r}"
+        )
+
+
 def _check_one_image(ids: list[str], image: list[int]) -> None:
     for method_id in ids:
         methods.get(method_id)
@@ -83,6 +102,7 @@ _TASKS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
     "splines-report-table": (_spline_table, _check_nothing),
     "map": (_map, _check_map),
     "one-image": (_one_image, _check_one_image),
+    "import": (_import, _check_import),
 }
 
 
@@ -152,6 +172,16 @@ def one_image_task(method_ids: list[str], image) -> Task:
         {"ids": list(method_ids), "image": pixels},
         title=f"{len(method_ids)} methods' answers for your digit",
     )
+
+
+def import_task(
+    sha256: str, filename: str, name: str, pixels: str, outputs: str, normalise: bool
+) -> Task:
+    """Import a staged upload (:func:`core.imported.stage`): an ONNX model runs for minutes
+    at most, in its own process, so the page that asked stays responsive."""
+    params = {"sha256": sha256, "filename": filename, "name": name, "pixels": pixels}
+    params |= {"outputs": outputs, "normalise": bool(normalise)}
+    return Task("import", params, title=f"the import of {filename} as “{name}”")
 
 
 def spline_table_task() -> Task:

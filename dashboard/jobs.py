@@ -28,6 +28,13 @@ def runner() -> JobRunner:
     return tasks.runner(max_workers=1)
 
 
+@st.cache_resource(show_spinner=False)
+def import_runner() -> JobRunner:
+    """The server's runner of imports: an uploaded model never waits behind a long
+    computation, and runs in a worker of its own (its limits: :mod:`core.untrusted`)."""
+    return tasks.runner(max_workers=1)
+
+
 def _eta(state: JobState) -> str:
     left = state.seconds_left()
     if left is None:

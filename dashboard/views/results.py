@@ -2,17 +2,23 @@
 
 import streamlit as st
 
-from core import imported, methods, published, tasks
+from core import imported, jobs, methods, published, tasks
 from core.errors import ExplorerError
 from dashboard import cached
 from dashboard.data import mnist
-from dashboard.jobs import describe_batch, runner, watch_batch
+from dashboard.jobs import POLL_S, describe, describe_batch, import_runner, runner, watch_batch
 from dashboard.widgets import download, method_table
 
 st.title("MNIST results explorer")
 _, y_test = mnist("test")
 ms = methods.all_methods()
 results = {m.id: cached.result(m) for m in ms}
+
+
+def _imported(result, filename: str) -> str:
+    acc = (result.arrays["test_pred"] == y_test).mean()
+    name, method_id = result.manifest["config"]["name"], result.meta["id"]
+    return f"Imported {filename} as “{name}” ({method_id}): test accuracy {acc:.2%}."
 
 
 def _acc(method_id: str) -> str:
@@ -76,7 +82,8 @@ st.caption(
     "Its predictions on the 10,000 test images become a method like ours (in Compare, the "
     "galleries, each image's page, the map): a CSV with a header `index,label` or "
     "`index,p0,…,p9`, an `.npy` of 10,000 labels or a 10,000 × 10 score matrix, or an ONNX "
-    "model (input one image as (1, 28, 28), (28, 28) or (784,); it is run here)."
+    "model (input one image as (1, 28, 28), (28, 28) or (784,); it runs here in a process "
+    "of its own, with a time and a memory limit, and may not read anything but its bytes)."
 )
 with st.form("import", border=True):
     upload = st.file_uploader(
@@ -98,21 +105,45 @@ with st.form("import", border=True):
         try:
             if upload is None:
                 raise ExplorerError("file: expected a .csv, .npy or .onnx file, found none")
-            result = imported.import_file(
-                upload.getvalue(),
-                upload.name,
-                name or upload.name,
-                pixels=pixels,
-                outputs=outputs,
-                normalise=normalise,
-            )
-            acc = (result.arrays["test_pred"] == y_test).mean()
-            st.success(
-                f"Imported {upload.name} as “{result.manifest['config']['name']}” "
-                f"({result.meta['id']}): test accuracy {acc:.2%}."
-            )
+            label = name or upload.name
+            if imported.kind_of(upload.name) == "onnx":  # run in a worker, within limits
+                sha = imported.stage(upload.getvalue(), upload.name)
+                task = tasks.import_task(sha, upload.name, label, pixels, outputs, normalise)
+                import_runner().submit(task)
+                st.session_state["import_job"] = task.id
+            else:  # read here: parsing numbers runs nothing of the file's
+                result = imported.import_file(
+                    upload.getvalue(), upload.name, label, normalise=normalise
+                )
+                st.success(_imported(result, upload.name))
         except ExplorerError as exc:
             st.error(str(exc))
+
+
+@st.fragment(run_every=POLL_S)
+def _import_progress(job_id: str) -> None:
+    """A running import, redrawn each second, with its Cancel; the page reruns at its end."""
+    state = jobs.read(job_id)
+    if state is None or not state.active:
+        st.rerun()
+    st.progress(state.fraction, text=describe(state))
+    if st.button("Cancel the import", key="import_cancel", icon=":material/cancel:"):
+        import_runner().cancel(job_id, "cancelled: nothing imported")
+        st.rerun()
+
+
+job = jobs.read(st.session_state["import_job"]) if "import_job" in st.session_state else None
+if job is not None and job.active:
+    _import_progress(job.id)
+elif job is not None and job.state == jobs.FAILED:
+    st.error(job.error)
+elif job is not None:
+    try:
+        st.success(
+            _imported(imported.find(imported.slug(job.params["name"])), job.params["filename"])
+        )
+    except ExplorerError:  # imported, then deleted or renamed since
+        pass
 
 mine = [m for m in ms if m.chapter == 0]
 if mine:

@@ -232,8 +232,9 @@ def test_a_count_click_opens_its_cell_and_a_thumbnail_opens_the_image_page(
     _eventually(lambda: re.search(r"cell=4-(\d)", page.url) is not None, True)
     settled(page)
     predicted = int(re.search(r"cell=4-(\d)", page.url).group(1))
-    shown = re.search(r"True 4, predicted \d: (\d+)", page.locator("[data-testid=stMain]")
-                      .inner_text())  # fmt: skip
+    shown = re.search(
+        r"True 4, predicted \d: (\d+)", page.locator("[data-testid=stMain]").inner_text()
+    )
     assert int(shown.group(1)) == cm[4, predicted]
     # Back to the worst cell, and a click on its first thumbnail's link: the image's page.
     page.goto(f"{server}/knn?cell=4-9")
@@ -266,8 +267,9 @@ def test_a_mark_on_a_label_is_still_there_after_a_reload(empty_server, browser):
 # -- the front page's import, the map's selection ----------------------------------------------
 
 
-def test_a_csv_imported_on_the_front_page_appears_in_compare(empty_server, browser, tmp_path,
-                                                             mnist_test):  # fmt: skip
+def test_a_csv_imported_on_the_front_page_appears_in_compare(
+    empty_server, browser, tmp_path, mnist_test
+):
     server, cache = empty_server
     _, y = mnist_test
     pred = y.copy()
@@ -292,6 +294,43 @@ def test_a_csv_imported_on_the_front_page_appears_in_compare(empty_server, brows
     overall = page.locator("[data-testid=stMain]").inner_text()
     assert "yours: my model" in overall
     page.screenshot(path=ARTIFACTS / "compare-imported.png")
+    page.close()
+
+
+def test_an_onnx_upload_runs_in_the_background_and_can_be_cancelled(
+    empty_server, browser, tmp_path
+):
+    from tests.test_untrusted import _allocation_bomb, _children_running, _endless_loop
+
+    server, cache = empty_server
+    loop, good = tmp_path / "loop.onnx", tmp_path / "good.onnx"
+    loop.write_bytes(_endless_loop())
+    good.write_bytes(_allocation_bomb(1))  # a linear model: x · w + the images' mean
+    page = _open(browser, server)
+
+    def upload(path, name: str) -> None:
+        page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(path))
+        page.wait_for_timeout(1000)
+        page.get_by_role("textbox", name="Name").fill(name)
+        page.locator("[data-testid=stRadio] label", has_text="logits").click()
+        page.get_by_role("button", name="Import").click()
+
+    upload(loop, "endless")
+    main = page.locator("[data-testid=stMain]")
+    expect(main.get_by_text("the import of loop.onnx as “endless”")).to_be_visible(timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "import-running.png")
+    _eventually(lambda: bool(_children_running()), True)  # the model runs, in a worker
+    page.get_by_role("button", name="Cancel the import").click()
+    expect(main.get_by_text("cancelled: nothing imported")).to_be_visible(timeout=30_000)
+    _eventually(_children_running, [], seconds=10)
+    assert not list((cache / "imported").glob("*/manifest.json"))
+    _nav(page, "Compare")  # the server still answers, the session goes on
+    page.goto(server)
+    settled(page)
+    upload(good, "good model")
+    done = main.get_by_text("Imported good.onnx as “good model” (yours-good-model)")
+    expect(done).to_be_visible(timeout=120_000)
+    assert list((cache / "imported").glob("*/manifest.json"))
     page.close()
 
 
@@ -327,8 +366,9 @@ def test_a_box_on_the_map_opens_exactly_its_images(empty_server, browser):
         }"""
     )
     assert inside, "the box caught no point"
-    shown = re.search(r"the selected images: (\d+) images", page.locator("[data-testid=stMain]")
-                      .inner_text())  # fmt: skip
+    shown = re.search(
+        r"the selected images: (\d+) images", page.locator("[data-testid=stMain]").inner_text()
+    )
     assert shown and int(shown.group(1)) == len(inside)
     # The caption is drawn before the thumbnails: wait for the whole first page of them.
     links = page.get_by_role("link", name=re.compile(r"^#\d+"))
