@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from core.cache import cache_root
 from core.errors import ExplorerError
@@ -320,9 +321,10 @@ class JobRunner:
         self._monitor.start()
 
     def submit(self, task: Task) -> JobState:
-        """Queue ``task``, or join it if it is already queued or running anywhere."""
+        """Queue ``task``, or join it if it is already queued or running anywhere (another
+        server on the same cache included: the check and the queueing hold a file lock)."""
         self.check(task.kind, task.params)
-        with self._lock:
+        with self._lock, FileLock(str(_path(task.id)) + ".lock"):
             current = read(task.id)
             if current is not None and current.active:
                 return current

@@ -38,26 +38,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def serve(env: dict | None = None, start_s: float = 60) -> Iterator[str]:
-    """Start the dashboard on a free port; yields its URL, stops it afterwards."""
+def launch(env: dict | None = None, start_s: float = 60) -> tuple[subprocess.Popen, str]:
+    """Start the dashboard on a free port and wait until it answers: (its process, URL)."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "core", "dashboard", "--server.port", str(port)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=os.environ | (env or {}),
-    )  # fmt: skip
+    )
     url = f"http://localhost:{port}"
+    deadline = time.monotonic() + start_s
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                return proc, url
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the app did not start within {start_s:.0f} s") from None
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def serve(env: dict | None = None, start_s: float = 60) -> Iterator[str]:
+    """Start the dashboard on a free port; yields its URL, stops it afterwards."""
+    proc, url = launch(env, start_s)
     try:
-        deadline = time.monotonic() + start_s
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start within {start_s:.0f} s") from None
-                time.sleep(0.5)
         yield url
     finally:
         proc.terminate()

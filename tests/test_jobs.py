@@ -48,6 +48,22 @@ def test_a_second_request_joins_the_job_instead_of_starting_another(cached_copy)
     assert len(jobs.all_jobs()) == 1
 
 
+def test_two_servers_on_one_cache_compute_a_result_once(cached_copy):
+    first, second = tasks.runner(), tasks.runner()  # two dashboards' runners, one cache
+    try:
+        task = tasks.neighbours_task("raw", 0)
+        queued = first.submit(task)
+        joined = second.submit(task)  # the other server asks for the same result
+        assert joined.id == queued.id and joined.active
+        assert second.queued() == []  # it joined; it will start no worker
+        done = jobs.wait(task.id, timeout=300)
+        assert done.state == jobs.DONE and second.queued() == []
+        assert knn.cached_neighbours(knn.NeighbourConfig(fold=0)) is not None
+    finally:
+        first.close()
+        second.close()
+
+
 def test_a_killed_worker_is_reported_and_the_task_can_be_retried(cached_copy):
     runner = tasks.runner()
     task = tasks.neighbours_task("raw", 0)  # one cross-validation fold: seconds of work

@@ -6,20 +6,22 @@ another executable). Screenshots land in ``artifacts/e2e/`` (the README shows so
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import time
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from core import jobs, knn, methods, metrics
+from core import imported, jobs, knn, marks, methods, metrics
 from core.cache import CACHE_ENV
 from core.data import FILES
 from core.knn import NeighbourConfig
 from dashboard.gallery import PAGE_SIZE
-from dashboard.local import CHROMIUM_ARGS, chromium_path, serve, settled
+from dashboard.local import CHROMIUM_ARGS, chromium_path, launch, serve, settled
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -332,6 +334,54 @@ def test_an_onnx_upload_runs_in_the_background_and_can_be_cancelled(
     expect(done).to_be_visible(timeout=120_000)
     assert list((cache / "imported").glob("*/manifest.json"))
     page.close()
+
+
+def test_the_server_killed_while_a_job_runs_then_started_again(
+    browser, tmp_path, mnist_dir, mnist_test, monkeypatch
+):
+    cache = tmp_path / "cache"
+    (cache / "MNIST" / "raw").mkdir(parents=True)
+    for name in FILES:
+        shutil.copy(mnist_dir / name, cache / "MNIST" / "raw" / name)
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    marks.set_mark("test", 3558, "wrong")
+    imported.import_file(
+        ("index,label\n" + "\n".join(f"{i},{v}" for i, v in enumerate(mnist_test[1]))).encode(),
+        "mine.csv",
+        "mine",
+    )
+    kept = {
+        p: p.read_bytes()
+        for p in [*cache.glob("marks/*.json"), *cache.glob("imported/**/*")]
+        if p.is_file()
+    }
+    proc, url = launch({CACHE_ENV: str(cache)})
+    try:
+        page = _open(browser, url)
+        page.get_by_role("button", name=re.compile(r"^Compute everything")).click()
+        _eventually(lambda: any(s.state == jobs.RUNNING for s in jobs.all_jobs()), True)
+        running = next(s for s in jobs.all_jobs() if s.state == jobs.RUNNING)
+        os.kill(proc.pid, signal.SIGKILL)  # the server dies; its worker goes on
+        proc.wait()
+        page.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    finished = jobs.wait(running.id, timeout=300)
+    assert finished.state == jobs.DONE and finished.pid == running.pid  # by its worker
+    # The jobs the dead server had queued are reported failed (so Retry is offered).
+    _eventually(lambda: all(not s.active for s in jobs.all_jobs()), True, seconds=jobs.STALE_S + 10)
+    queued = [s for s in jobs.all_jobs() if s.id != running.id]
+    assert queued and all("server that queued it stopped" in s.error for s in queued)
+    assert {p: p.read_bytes() for p in kept} == kept  # marks and imports intact
+    assert not list(cache.glob(".tmp/*/*.npz"))  # nothing half-written was left to read
+    with serve({CACHE_ENV: str(cache)}) as again:
+        page = _open(browser, again)
+        text = page.locator("[data-testid=stMain]").inner_text()
+        assert re.search(r"Compute everything \(\d+ missing\)", text)  # the rest: retry
+        assert "yours: mine" in text  # the import
+        assert "KNN on raw pixels 97.14%" in text  # the result its worker finished
+        page.close()
 
 
 def test_a_box_on_the_map_opens_exactly_its_images(empty_server, browser):
