@@ -22,7 +22,15 @@ import statistics
 import torch
 
 from core.knn.products import machine_key
-from dashboard.local import CHROMIUM_ARGS, chromium_path, serve, settled
+from dashboard.local import (
+    CHROMIUM_ARGS,
+    ELAPSED,
+    OBSERVE,
+    chromium_path,
+    done_after,
+    serve,
+    settled,
+)
 
 PAGE_BUDGET_S, K_BUDGET_S = 1.5, 0.3
 QUIET_MS = 700
@@ -33,44 +41,13 @@ PAGES = (
 _HOME = "data"
 _DEFAULT = "results"  # the app's default page: its link and address are "/"
 
-# Stamps: __t0 at the user's action, __last at the last change in the main area, __ran
-# once a script run has started since.
-_OBSERVE = """() => {
-  if (window.__observing) return;
-  window.__observing = true;
-  // Only the main area: the sidebar's job panel redraws itself every two seconds.
-  const stamp = (records) => {
-    for (const r of records) {
-      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      if (el && el.closest('[data-testid=stMain]')) { window.__last = performance.now(); return; }
-    }
-  };
-  new MutationObserver(stamp).observe(document.body, {subtree: true, childList: true,
-                                                      characterData: true});
-  new MutationObserver(() => {
-    const app = document.querySelector('[data-testid=stApp]');
-    if (app && app.getAttribute('data-test-script-state') === 'running') window.__ran = true;
-  }).observe(document.body, {subtree: true, attributes: true,
-                             attributeFilter: ['data-test-script-state']});
-  const start = () => { window.__t0 = performance.now(); window.__ran = false; };
-  document.addEventListener('click', start, true);
-  document.addEventListener('keydown', start, true);
-}"""
-_DONE = f"""(path) => {{
-  const app = document.querySelector('[data-testid=stApp]');
-  return window.__ran && location.pathname === path
-    && app.getAttribute('data-test-script-state') === 'notRunning'
-    && !document.querySelector('[data-testid=stStatusWidget]')
-    && performance.now() - window.__last > {QUIET_MS};
-}}"""
-
 
 def _measure(page, action, path: str) -> float:
     """Seconds from the action to the last change of the page it leads to."""
-    page.evaluate(_OBSERVE)
+    page.evaluate(OBSERVE)
     action()
-    page.wait_for_function(_DONE, arg=path, polling=100, timeout=120_000)
-    return page.evaluate("() => (window.__last - window.__t0) / 1000")
+    page.wait_for_function(done_after(QUIET_MS), arg=path, polling=100, timeout=120_000)
+    return page.evaluate(ELAPSED)
 
 
 def _go(page, path: str) -> float:

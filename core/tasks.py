@@ -10,7 +10,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from core import answers, imported, jobs, knn, maps, methods, splines
+# maps (UMAP, numba), answers and imported are imported where they are used: a worker
+# loads only what its task needs.
+from core import jobs, knn, methods, splines
 from core.errors import ExplorerError
 from core.jobs import JobRunner, JobState, Task
 from core.progress import Progress
@@ -36,6 +38,8 @@ def _spline_table(progress: Progress) -> None:
 
 
 def _map(progress: Progress, features: str, layout: str) -> None:
+    from core import maps
+
     if features == "cnn":  # what the map needs first: its network, joined or trained
         needed = methods.get("cnn-modern")
         if needed.status().state != "cached":
@@ -46,18 +50,24 @@ def _map(progress: Progress, features: str, layout: str) -> None:
 
 
 def _one_image(progress: Progress, ids: list[str], image: list[int]) -> None:
+    from core import answers
+
     answers.compute([methods.get(i) for i in ids], answers.as_image(image), progress)
 
 
 def _import(
     progress: Progress, sha256: str, filename: str, name: str, **options: str | bool
 ) -> None:
+    from core import imported
+
     imported.import_staged(sha256, filename, name, progress, **options)
 
 
 def _check_import(
     sha256: str, filename: str, name: str, pixels: str, outputs: str, normalise: bool
 ) -> None:
+    from core import imported
+
     imported.staged(sha256)
     imported.kind_of(filename)
     imported.slug(name)
@@ -69,12 +79,16 @@ def _check_import(
 
 
 def _check_one_image(ids: list[str], image: list[int]) -> None:
+    from core import answers
+
     for method_id in ids:
         methods.get(method_id)
     answers.as_image(image)
 
 
 def _check_map(features: str, layout: str) -> None:
+    from core import maps
+
     maps.MapConfig(features, layout)
 
 
@@ -157,6 +171,8 @@ def folds_task(variant: str = "raw", cv_scheme: str = "report") -> Task:
 
 
 def map_task(features: str, layout: str = "umap") -> Task:
+    from core import maps
+
     return Task(
         "map",
         {"features": features, "layout": layout},
@@ -166,6 +182,8 @@ def map_task(features: str, layout: str = "umap") -> Task:
 
 def one_image_task(method_ids: list[str], image) -> Task:
     """The answers of slow-to-start methods for one image (the Draw page's)."""
+    from core import answers
+
     pixels = answers.as_image(image).ravel().tolist()
     return Task(
         "one-image",
@@ -201,6 +219,8 @@ def everything() -> list[tuple[Task, float]]:
     """Every computation the pages use that is neither cached nor queued or running, with
     its expected seconds: the missing (or failed) methods, the report's cross-validation
     folds, the report templates' table, the training set's out-of-fold votes."""
+    from core import maps
+
     todo = [
         (m.task(), m.seconds)
         for m in methods.all_methods()

@@ -78,3 +78,42 @@ def settled(page) -> None:
     page.wait_for_timeout(500)
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')")
     page.wait_for_timeout(500)
+
+
+# Timing a user's action in the page (the page bench, the load test). Stamps: __t0 at the
+# action (a click or a key press), __last at the last change in the main area, __ran once
+# a script run has started since.
+OBSERVE = """() => {
+  if (window.__observing) return;
+  window.__observing = true;
+  // Only the main area: the sidebar's job panel redraws itself every two seconds.
+  const stamp = (records) => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      if (el && el.closest('[data-testid=stMain]')) { window.__last = performance.now(); return; }
+    }
+  };
+  new MutationObserver(stamp).observe(document.body, {subtree: true, childList: true,
+                                                      characterData: true});
+  new MutationObserver(() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    if (app && app.getAttribute('data-test-script-state') === 'running') window.__ran = true;
+  }).observe(document.body, {subtree: true, attributes: true,
+                             attributeFilter: ['data-test-script-state']});
+  const start = () => { window.__t0 = performance.now(); window.__ran = false; };
+  document.addEventListener('click', start, true);
+  document.addEventListener('keydown', start, true);
+}"""
+ELAPSED = "() => (window.__last - window.__t0) / 1000"  # seconds: action → last change
+
+
+def done_after(quiet_ms: int) -> str:
+    """A predicate on the page (its argument: the path the action leads to): the script
+    run the action started is over and the main area has been still for ``quiet_ms``."""
+    return f"""(path) => {{
+  const app = document.querySelector('[data-testid=stApp]');
+  return window.__ran && location.pathname === path
+    && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-testid=stStatusWidget]')
+    && performance.now() - window.__last > {quiet_ms};
+}}"""

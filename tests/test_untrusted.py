@@ -135,20 +135,52 @@ def _two_inputs() -> bytes:
     return _model([], [], inputs=inputs)
 
 
-def _children_running() -> list[int]:
-    """Processes of ``core.untrusted`` still alive (any parent)."""
-    found = []
+def _models_running() -> dict[int, int]:
+    """Live processes of ``core.untrusted`` on this machine: pid → parent pid."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            stat = (proc / "stat").read_text().split(") ")[-1].split()
+            stat = (proc / "stat").read_text().rsplit(") ", 1)[-1].split()
         except OSError:
             continue
         if b"core.untrusted" in cmdline and stat[0] != "Z":
-            found.append(int(proc.name))
+            found[int(proc.name)] = int(stat[1])
     return found
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            parents[int(proc.name)] = int(
+                (proc / "stat").read_text().rsplit(") ", 1)[-1].split()[1]
+            )
+        except (OSError, ValueError):
+            continue
+    return parents
+
+
+def _children_running() -> list[int]:
+    """Models run by this test process or what it started (a server, its workers): other
+    tests running alongside are not counted."""
+    models, parents, me = _models_running(), _parents(), os.getpid()
+    mine = []
+    for pid in models:
+        up = parents.get(pid)
+        while up not in (None, 0, 1, me):
+            up = parents.get(up)
+        if up == me:
+            mine.append(pid)
+    return sorted(mine)
+
+
+def _wait(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _import(data: bytes, limits: Limits = FAST):
@@ -215,16 +247,13 @@ def test_the_model_dies_with_the_process_that_runs_it(cached_copy, tmp_path):
         "untrusted.Limits(seconds=600))"
     )
     runner = subprocess.Popen([sys.executable, "-c", script, str(model)], cwd=REPO)
-    deadline = time.monotonic() + 30
-    while not _children_running() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _children_running(), "the model's child never started"
+    _wait(lambda: bool(_children_running()), 30)
+    started = _children_running()
+    assert started, "the model's child never started"
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait()
-    deadline = time.monotonic() + 10
-    while _children_running() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _children_running() == []
+    _wait(lambda: not set(started) & set(_models_running()), 10)
+    assert not set(started) & set(_models_running())
 
 
 def test_the_command_line_says_the_limit_in_one_line(cached_copy, tmp_path):
@@ -269,12 +298,6 @@ def test_the_limits_are_settings(monkeypatch):
         untrusted.limits_from_env()
     with pytest.raises(ExplorerError, match="time limit: expected 0 < seconds"):
         Limits(seconds=0)
-
-
-def _wait(condition, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def test_an_import_job_stops_at_its_limit_can_be_cancelled_and_reports_progress(
