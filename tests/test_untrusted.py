@@ -43,12 +43,13 @@ def _model(nodes, inits, inputs=None, output_type=TensorProto.FLOAT, opsets=None
     return model.SerializeToString()
 
 
-def _endless_loop() -> bytes:
-    """A Loop of 2^40 iterations adding 1 to a float."""
+def _loop(trips: int, addend) -> bytes:
+    """A model whose ``extra`` is a Loop of ``trips`` iterations adding the tensor
+    ``addend`` (held by the body) to a float."""
     body = helper.make_graph(
         [
             helper.make_node("Identity", ["cond"], ["cond_out"]),
-            helper.make_node("Add", ["v", "one"], ["v_out"]),
+            helper.make_node("Add", ["v", addend.name], ["v_out"]),
         ],
         "body",
         [
@@ -60,14 +61,19 @@ def _endless_loop() -> bytes:
             helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
             helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1]),
         ],
-        [numpy_helper.from_array(np.ones(1, np.float32), "one")],
+        [addend],
     )
     inits = [
-        numpy_helper.from_array(np.array(2**40, np.int64), "trips"),
+        numpy_helper.from_array(np.array(trips, np.int64), "trips"),
         numpy_helper.from_array(np.array(True), "go"),
         numpy_helper.from_array(np.zeros(1, np.float32), "v0"),
     ]
     return _model([helper.make_node("Loop", ["trips", "go", "v0"], ["extra"], body=body)], inits)
+
+
+def _endless_loop() -> bytes:
+    """A Loop of 2^40 iterations adding 1 to a float."""
+    return _loop(2**40, numpy_helper.from_array(np.ones(1, np.float32), "one"))
 
 
 def _allocation_bomb(copies: int) -> bytes:
@@ -91,29 +97,7 @@ def _external(location: str, nested: bool = False) -> bytes:
         tensor.external_data.add(key=key, value=value)
     if not nested:
         return _model([helper.make_node("Identity", ["weights"], ["extra"])], [tensor])
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond"], ["cond_out"]),
-            helper.make_node("Add", ["v", "weights"], ["v_out"]),
-        ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v", TensorProto.FLOAT, [1]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1]),
-        ],
-        [tensor],
-    )
-    inits = [
-        numpy_helper.from_array(np.array(1, np.int64), "trips"),
-        numpy_helper.from_array(np.array(True), "go"),
-        numpy_helper.from_array(np.zeros(1, np.float32), "v0"),
-    ]
-    return _model([helper.make_node("Loop", ["trips", "go", "v0"], ["extra"], body=body)], inits)
+    return _loop(1, tensor)
 
 
 def _custom_op(domain: str) -> bytes:
