@@ -69,7 +69,11 @@ def serve(env: dict | None = None, start_s: float = 60) -> Iterator[str]:
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a server still busy with its sessions
+            proc.kill()
+            proc.wait()
 
 
 def settled(page) -> None:
