@@ -212,6 +212,15 @@ def _read_npy(data: bytes, source: str, normalise: bool) -> tuple[np.ndarray, np
     return _labels_or_scores(values, source, normalise)
 
 
+def check_options(pixels: str, outputs: str, source: str) -> None:
+    """Refuse an ONNX import's pixel scale or output kind that is not one we know."""
+    if pixels not in ("0..1", "0..255") or outputs not in ("probabilities", "logits"):
+        _fail(
+            f"{source}: pixels '0..1' or '0..255', outputs 'probabilities' or 'logits'; "
+            f"found {pixels!r}, {outputs!r}"
+        )
+
+
 def run_onnx(
     model: bytes,
     images: np.ndarray,
@@ -258,11 +267,7 @@ def read(
         return _read_npy(data, source, normalise)
     if kind != "onnx":
         _fail(f"{source}: expected a kind among {KINDS}, found {kind!r}")
-    if pixels not in ("0..1", "0..255") or outputs not in ("probabilities", "logits"):
-        _fail(
-            f"{source}: pixels '0..1' or '0..255', outputs 'probabilities' or 'logits'; "
-            f"found {pixels!r}, {outputs!r}"
-        )
+    check_options(pixels, outputs, source)
     scores = run_onnx(
         data, load_mnist("test")[0], pixels, outputs, source, limits=limits, progress=progress
     )

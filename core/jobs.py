@@ -115,6 +115,12 @@ def _write(state: JobState) -> None:
     os.replace(tmp, path)
 
 
+def _write_failed(state: JobState, why: str) -> None:
+    """Record, on behalf of a worker that can no longer say it, that its job failed."""
+    now = time.time()
+    _write(replace(state, state=FAILED, error=why, finished=now, updated=now))
+
+
 def read(job_id: str) -> JobState | None:
     """The state of a job, or None if it was never submitted (or its file is unreadable).
 
@@ -370,8 +376,7 @@ class JobRunner:
                 proc.wait()
             state = read(job_id)
             if (queued or proc is not None) and state is not None and state.active:
-                now = time.time()
-                _write(replace(state, state=FAILED, error=why, finished=now, updated=now))
+                _write_failed(state, why)
 
     def close(self) -> None:
         """Stop watching: no more jobs started, no more heartbeats for the queued ones
@@ -405,15 +410,7 @@ class JobRunner:
                         if code < 0
                         else f"the worker process exited with code {code}"
                     )
-                    _write(
-                        replace(
-                            state,
-                            state=FAILED,
-                            error=why,
-                            finished=time.time(),
-                            updated=time.time(),
-                        )
-                    )
+                    _write_failed(state, why)
             while self._queue and len(self._workers) < self.max_workers:
                 task = self._queue.popleft()
                 self._workers[task.id] = self._spawn(task)

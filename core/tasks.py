@@ -71,11 +71,7 @@ def _check_import(
     imported.staged(sha256)
     imported.kind_of(filename)
     imported.slug(name)
-    if pixels not in ("0..1", "0..255") or outputs not in ("probabilities", "logits"):
-        raise ExplorerError(
-            f"import: pixels '0..1' or '0..255', outputs 'probabilities' or 'logits'; "
-            f"found {pixels!r}, {outputs!r}"
-        )
+    imported.check_options(pixels, outputs, "import")
 
 
 def _check_one_image(ids: list[str], image: list[int]) -> None:

@@ -119,32 +119,26 @@ def _two_inputs() -> bytes:
     return _model([], [], inputs=inputs)
 
 
-def _models_running() -> dict[int, int]:
-    """Live processes of ``core.untrusted`` on this machine: pid → parent pid."""
+def _parents(only: bytes = b"") -> dict[int, int]:
+    """Live processes (those whose command line holds ``only``): pid → parent pid."""
     found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
             stat = (proc / "stat").read_text().rsplit(") ", 1)[-1].split()
+            if only and only not in (proc / "cmdline").read_bytes().split(b"\0"):
+                continue
         except OSError:
             continue
-        if b"core.untrusted" in cmdline and stat[0] != "Z":
+        if stat[0] != "Z":
             found[int(proc.name)] = int(stat[1])
     return found
 
 
-def _parents() -> dict[int, int]:
-    parents = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            parents[int(proc.name)] = int(
-                (proc / "stat").read_text().rsplit(") ", 1)[-1].split()[1]
-            )
-        except (OSError, ValueError):
-            continue
-    return parents
+def _models_running() -> dict[int, int]:
+    """Live processes of ``core.untrusted`` on this machine: pid → parent pid."""
+    return _parents(b"core.untrusted")
 
 
 def _children_running() -> list[int]:
