@@ -42,8 +42,13 @@ browser:
 	@[ -x "$(CHROMIUM)" ] || { echo "Installing Debian's chromium for the end-to-end test…"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# Three pytest-xdist workers on two cores: the browser tests and the slow computations
+# each hold one (tests/conftest.py groups them); the third takes the rest, mostly tests
+# that wait on a subprocess or a page. `make test WORKERS=0` runs everything in one process.
+WORKERS ?= 3
+
 test: $(VENV)/.dev data browser
-	MNIST_EXPLORER_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest $(ARGS)
+	MNIST_EXPLORER_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

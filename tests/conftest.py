@@ -47,3 +47,19 @@ def cached_copy(tmp_cache, mnist_dir) -> Path:
     for name in FILES:
         shutil.copy(mnist_dir / name, raw / name)
     return raw
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items) -> None:
+    """Two queues for pytest-xdist's ``--dist loadgroup`` (the Makefile's test command).
+
+    The browser tests share one group: two Chromiums beside two Streamlit servers would
+    overload two cores. The slow tests share another: they compute the project cache's
+    heavy results (the CPU-bound part of the suite), each once, one after the other.
+    Everything else runs beside them, mostly tests that wait on a subprocess or a page.
+    """
+    for item in items:
+        if item.path.name.startswith("test_e2e"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("compute"))
