@@ -42,9 +42,9 @@ browser:
 	@[ -x "$(CHROMIUM)" ] || { echo "Installing Debian's chromium for the end-to-end test…"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-# Three pytest-xdist workers on two cores: the browser tests and the slow computations
-# each hold one (tests/conftest.py groups them); the third takes the rest, mostly tests
-# that wait on a subprocess or a page. `make test WORKERS=0` runs everything in one process.
+# Three pytest-xdist workers on two cores: many tests wait on a subprocess, a server or a
+# page, and the others use the time. The browser tests keep to one worker
+# (tests/conftest.py groups them). `make test WORKERS=0` runs everything in one process.
 WORKERS ?= 3
 
 test: $(VENV)/.dev data browser

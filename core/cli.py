@@ -3,8 +3,9 @@
 Subcommands: ``dashboard`` (serve the app), ``fetch`` and ``info`` (the data and the
 cache), ``methods`` (every registered method and its status), ``compute`` (methods, or
 everything the pages use, in this process with a progress bar; a dashboard shows them
-as running), ``report`` (every cached figure), ``cache`` (list, clear), and the chapter
-commands ``knn``, ``splines``, ``cnn``.
+as running), ``report`` (every cached figure), ``cache`` (list, clear), ``marks`` (a
+person's verdicts on labels: :mod:`core.cli_marks`), and the chapter commands ``knn``,
+``splines``, ``cnn``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from core import cache, untrusted
+from core import cache, cli_marks, untrusted
 from core.cache import CACHE_ENV, cache_root, list_entries
 from core.data import (
     DATA_DIR_ENV,
@@ -238,6 +239,7 @@ def _compute(args: argparse.Namespace) -> int:
     from core import jobs, tasks
     from core.methods import get
 
+    jobs.yield_to_people()  # a dashboard on this machine stays responsive meanwhile
     if args.all:
         todo = [task for task, _ in tasks.everything()]
         if not todo:
@@ -269,7 +271,7 @@ def _suspicious(args: argparse.Namespace) -> int:
         if args.compute and args.split == "train":
             suspicious.train_evidence(compute=True, progress=progress)
     ranked = suspicious.suspicious(args.split, args.top, with_imported=args.with_imported)
-    verdicts = marks.marks(args.split)
+    verdicts = marks.verdicts(args.split)
     rows = [
         {
             "index": int(r.index),
@@ -507,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     _data_commands(sub)
     _result_commands(sub)
     _chapter_commands(sub)
+    cli_marks.add_commands(sub)
     # Streamlit's own options (--server.port …) go through `dashboard` untouched.
     args, extra = parser.parse_known_args(argv)
     if args.command == "dashboard":

@@ -17,6 +17,7 @@ a dashboard shows those as running too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -47,6 +48,7 @@ Run = Callable[[str, dict, Progress], None]  # (kind, params, progress): compute
 Check = Callable[[str, dict], None]  # (kind, params): raises if no such task can run
 HEARTBEAT_S = 1.0  # a live job's state file is rewritten at least this often
 STALE_S = 20.0  # a queued or running job silent this long is taken for dead
+BACKGROUND_NICE = 10  # how much a computation's process yields to the server's (os.nice)
 
 
 @dataclass(frozen=True)
@@ -430,9 +432,18 @@ class JobRunner:
         )
 
 
+def yield_to_people() -> None:
+    """Lower this process's CPU priority by :data:`BACKGROUND_NICE`: a computation then
+    takes only the CPU that the dashboard's sessions leave (on an idle machine, all of it).
+    """
+    with contextlib.suppress(OSError):  # a platform without nice: run as is
+        os.nice(BACKGROUND_NICE)
+
+
 def worker_main(run: Run, argv: list[str] | None = None) -> int:
     """A worker process's body: run the task given as JSON in ``argv[0]``; 0 if done."""
     logging.basicConfig(level=logging.INFO, format="worker %(levelname)s %(message)s")
+    yield_to_people()
     spec = json.loads((argv or sys.argv[1:])[0])
     state = execute(Task(spec["kind"], spec["params"], spec.get("title", "")), run)
     return 0 if state.state == DONE else 1

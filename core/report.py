@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from core import cnn, metrics, splines
+from core import cnn, marks, metrics, splines
 from core.cache import config_dict
-from core.data import DATA_CHECKSUM, load_mnist
+from core.data import DATA_CHECKSUM, SPLITS, load_mnist
 from core.knn import (
     IDM_K,
     IDM_STORE,
@@ -173,6 +173,8 @@ def all_figures() -> dict:
 
     return {
         "data_checksum": DATA_CHECKSUM,
+        # how many labels a person corrected (each method's test_accuracy_corrected uses them)
+        "label_corrections": {split: len(marks.corrections(split)) for split in SPLITS},
         "methods": [m.describe() for m in all_methods()],
         "knn": {
             "test": knn_test_figures(),

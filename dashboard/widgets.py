@@ -73,22 +73,24 @@ def _percent(value) -> str:
 def method_table(frame: pd.DataFrame) -> None:
     """The methods of :func:`core.methods.overview`, a row each: the name opens the page
     that explains the method, the count of errors the gallery of them (both in this tab)."""
-    widths = [7, 2, 2, 2, 2, 2]
-    for col, title in zip(
-        st.columns(widths),
-        ["method", "chapter", "test accuracy", "the report", "errors", "status"],
-        strict=True,
-    ):
+    corrected = "on corrected labels" in frame.columns
+    titles = ["method", "chapter", "test accuracy", "on corrected labels", "the report"]
+    titles = [t for t in titles if corrected or t != "on corrected labels"] + ["errors", "status"]
+    widths = [7] + [2] * (len(titles) - 1)
+    for col, title in zip(st.columns(widths), titles, strict=True):
         col.markdown(f"**{title}**")
+    renamed = frame.rename(columns={"the report": "reported", "on corrected labels": "corrected"})
     with st.container(key="method_table", border=True):
-        for row in frame.rename(columns={"the report": "reported"}).itertuples(index=False):
-            name, chapter, acc, reported, errors, status = st.columns(
-                widths, vertical_alignment="center"
-            )
+        for row in renamed.itertuples(index=False):
+            cells = st.columns(widths, vertical_alignment="center")
+            name, chapter, acc = cells[:3]
+            reported, errors, status = cells[-3:]
             page, query = page_target(row.page)
             name.page_link(page, label=row.method, query_params=query, help=row.about or None)
             chapter.markdown(row.chapter)
             acc.markdown(_percent(row.accuracy))
+            if corrected:
+                cells[3].markdown(_percent(row.corrected))
             reported.markdown(_percent(row.reported))
             if pd.isna(row.errors):
                 errors.markdown("")

@@ -49,17 +49,21 @@ def cached_copy(tmp_cache, mnist_dir) -> Path:
     return raw
 
 
+# Test modules whose tests share an expensive module-scoped fixture: one worker each.
+SHARED_FIXTURES = {"test_products.py": "products", "test_install.py": "install"}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
-    """Two queues for pytest-xdist's ``--dist loadgroup`` (the Makefile's test command).
+    """Groups for pytest-xdist's ``--dist loadgroup`` (the Makefile's test command).
 
-    The browser tests share one group: two Chromiums beside two Streamlit servers would
-    overload two cores. The slow tests share another: they compute the project cache's
-    heavy results (the CPU-bound part of the suite), each once, one after the other.
-    Everything else runs beside them, mostly tests that wait on a subprocess or a page.
+    The browser tests share one worker: two Chromiums beside two Streamlit servers would
+    overload two cores. A module whose tests share an expensive fixture keeps to one
+    worker too. Everything else goes to whichever worker is free; two workers needing the
+    same heavy result compute it once (the cache's file lock), the other waits.
     """
     for item in items:
-        if item.path.name.startswith("test_e2e"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("compute"))
+        name = item.path.name
+        group = "browser" if name.startswith("test_e2e") else SHARED_FIXTURES.get(name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

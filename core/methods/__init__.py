@@ -40,10 +40,17 @@ __all__ = [
 
 
 def overview(
-    methods: list[Method], results: dict[str, TestResult | None], labels: np.ndarray
+    methods: list[Method],
+    results: dict[str, TestResult | None],
+    labels: np.ndarray,
+    corrected: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per method: id, chapter, name, configuration, test accuracy beside the
-    report's figure, errors, status (with a running job's progress) and its page."""
+    report's figure, errors, status (with a running job's progress) and its page.
+
+    ``corrected``: the test labels with a person's corrections; given, a column of the
+    accuracy on them follows the accuracy on the original labels (never mixed).
+    """
     rows = []
     for m in methods:
         status, r = m.status(), results.get(m.id)
@@ -59,6 +66,11 @@ def overview(
                 "method": m.name,
                 "about": m.about,
                 "accuracy": None if r is None else r.accuracy(labels),
+                **(
+                    {}
+                    if corrected is None
+                    else {"on corrected labels": None if r is None else r.accuracy(corrected)}
+                ),
                 "the report": m.reported,
                 "errors": None if r is None else int((r.predictions != labels).sum()),
                 "status": state,

@@ -77,8 +77,18 @@ def _mark(split: str, index: int, verdict: str, current: str | None) -> None:
     )
 
 
+def _correct(split: str, index: int, key: str) -> None:
+    """The right-label pills' callback: "wrong, it is d" kept, or the verdict removed."""
+    digit = st.session_state.get(key)
+    marks.set_mark(split, index, None if digit is None else "wrong", digit)
+    st.session_state["marked"] = (
+        f"Marked: #{index} is a {digit}." if digit is not None else f"Mark of #{index} removed."
+    )
+
+
 with left:
-    current = marks.marks(split).get(index)
+    mark = marks.marks(split).get(index)
+    current = mark.verdict if mark else None
     st.markdown(f"Is **{label}** the right label?")
     # Buttons, not a radio group: a focused radio group takes the arrow keys, and ← / →
     # must keep walking the gallery after a verdict.
@@ -94,11 +104,25 @@ with left:
             help=f"{key}: your verdict on the label, kept for every session "
             "(press the chosen one again to remove it)",
         )
+    fix_key = f"fix_{split}_{index}"
+    st.session_state[fix_key] = mark.label if mark else None  # what the cache says now
+    st.pills(
+        "The right label is",
+        [d for d in range(10) if d != label],
+        key=fix_key,
+        on_change=_correct,
+        args=(split, index, fix_key),
+        help="a wrong label's correction: kept with the verdict, exported with the marks",
+    )
     if "marked" in st.session_state:
         st.toast(st.session_state.pop("marked"))
+    said = "none yet"
+    if mark:
+        said = mark.verdict + (f", it is a {mark.label}" if mark.label is not None else "")
+        said += f" ({mark.who}, {mark.when})" if mark.who else ""
     st.caption(
-        f"Your verdict: {current or 'none yet'}. Kept in the cache for every session; the "
-        "Suspicious labels page lists them."
+        f"Your verdict: {said}. Kept in the cache for every session; the Suspicious labels "
+        "page lists them and `mnist-explorer marks export` writes them out."
     )
 
 if split == "train":

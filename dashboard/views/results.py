@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core import imported, jobs, methods, published, tasks
+from core import imported, jobs, marks, methods, published, tasks
 from core.errors import ExplorerError
 from dashboard import cached
 from dashboard.data import mnist
@@ -71,7 +71,14 @@ st.caption(
     "Best first. A method's name opens the page that explains it; its errors open the "
     "gallery of every image it gets wrong, most confident mistakes first."
 )
-table = methods.overview(ms, results, y_test).sort_values(
+fixed = marks.corrections("test")
+corrected = marks.corrected_labels("test") if fixed else None
+if fixed:
+    st.caption(
+        f"“on corrected labels”: the same predictions scored against the test labels with "
+        f"the {len(fixed)} correction(s) a person made (Suspicious labels, an image's page)."
+    )
+table = methods.overview(ms, results, y_test, corrected).sort_values(
     "accuracy", ascending=False, na_position="last", kind="stable"
 )
 method_table(table)

@@ -48,7 +48,7 @@ ranked = cached.ranked_labels(split, with_imported)
 if ranked is None:
     st.stop()
 
-verdicts = marks.marks(split)
+verdicts = marks.verdicts(split)
 ranked = ranked.assign(mark=ranked["index"].map(verdicts))
 disputed = ranked[ranked["suggested"] != ranked["given"]]
 agreeing = st.checkbox(

@@ -336,6 +336,27 @@ def test_a_mark_persists_across_sessions_and_shows_in_the_suspicious_list(cached
     assert (listing["suggested"] != listing["given"]).all()
 
 
+def test_a_corrected_label_from_the_image_page_scores_every_method_again(cached_copy, mnist_test):
+    assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+    knn_raw = methods.get("knn-raw").result()
+    y = mnist_test[1]
+    index = int(np.flatnonzero(knn_raw.predictions != y)[0])  # an error of the raw KNN
+    said = int(knn_raw.predictions[index])
+    page = open_page("image", image=str(index))
+    page.get("button_group")[0].set_value(said).run()  # "the right label is ..."
+    assert not page.exception, page.exception
+    assert marks.corrections("test") == {index: said}
+    assert any(f"wrong, it is a {said}" in c.value for c in page.caption)
+    page.get("button_group")[0].set_value(None).run()  # unselected: the verdict goes
+    assert marks.marks("test") == {}
+    page.get("button_group")[0].set_value(said).run()
+    front = open_page("results")
+    assert any("1 correction(s)" in c.value for c in front.caption)
+    shown = [m.value for m in front.markdown]
+    expected = f"{knn_raw.accuracy(marks.corrected_labels('test')):.2%}"
+    assert expected in shown and f"{knn_raw.accuracy(y):.2%}" in shown
+
+
 # -- the front page, the map -----------------------------------------------------------------
 
 
