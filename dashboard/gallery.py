@@ -19,7 +19,7 @@ COLUMNS = 8
 THUMB = 56  # pixels: twice the digit
 
 
-def _paper(image: np.ndarray) -> np.ndarray:
+def paper(image: np.ndarray) -> np.ndarray:
     """Ink dark on white paper, as the other figures draw digits."""
     return 255 - np.asarray(image, np.uint8)
 
@@ -27,7 +27,7 @@ def _paper(image: np.ndarray) -> np.ndarray:
 def data_uri(image: np.ndarray, size: int = THUMB) -> str:
     """A (28, 28) digit as a PNG data URI of ``size`` pixels, ink dark on white."""
     buffer = io.BytesIO()
-    Image.fromarray(_paper(image)).resize((size, size), Image.NEAREST).save(buffer, format="PNG")
+    Image.fromarray(paper(image)).resize((size, size), Image.NEAREST).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 

@@ -104,11 +104,13 @@ with left:
             help=f"{key}: your verdict on the label, kept for every session "
             "(press the chosen one again to remove it)",
         )
-    fix_key = f"fix_{split}_{index}"
-    st.session_state[fix_key] = mark.label if mark else None  # what the cache says now
+    # Keyed by what the cache holds: a verdict given elsewhere draws the pills afresh.
+    fixed = mark.label if mark else None
+    fix_key = f"fix_{split}_{index}_{fixed}"
     st.pills(
         "The right label is",
         [d for d in range(10) if d != label],
+        default=fixed,
         key=fix_key,
         on_change=_correct,
         args=(split, index, fix_key),

@@ -9,6 +9,7 @@ from dashboard import cached, url
 from dashboard.data import mnist
 from dashboard.gallery import data_uri, gallery
 from dashboard.jobs import require
+from dashboard.review import review_queue
 from dashboard.widgets import download
 
 st.title("Suspicious labels")
@@ -95,6 +96,19 @@ st.markdown(
     f"{int(head['mark'].isna().sum())} not marked yet."
 )
 rows = shown["index"].to_numpy()
+VIEWS = ["gallery", "review one by one"]
+view = st.radio(
+    "View",
+    VIEWS,
+    horizontal=True,
+    help="review: one image large, its evidence and neighbours; verdicts at the keyboard "
+    "(a digit: the right label; V: the given label is right; U: unsure; X: wrong; N / → "
+    "next, P / ← previous)",
+    **url.bound("view", VIEWS[0], VIEWS),
+)
+if view != VIEWS[0]:
+    review_queue(rows, split, images, labels, ranked, unmarked)
+    st.stop()
 suggested = dict(zip(ranked["index"], ranked["suggested"], strict=True))
 gallery(
     rows,

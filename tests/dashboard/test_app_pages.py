@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import cnn, jobs, knn, maps, marks, methods, metrics, splines, tasks
+from core import cnn, jobs, knn, maps, marks, methods, metrics, splines, suspicious, tasks
 from core.cnn import CnnConfig
 from core.knn import NeighbourConfig
 from tests.conftest import REPO
@@ -334,6 +334,32 @@ def test_a_mark_persists_across_sessions_and_shows_in_the_suspicious_list(cached
     assert listing["mark"].notna().sum() == 1
     # Only labels the evidence disputes are listed (each suggests another digit).
     assert (listing["suggested"] != listing["given"]).all()
+
+
+def test_the_review_queue_keeps_verdicts_and_walks_the_suspicious_labels(cached_copy, mnist_test):
+    assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+    _, y = mnist_test
+    at = open_page("suspicious", view="review one by one")
+    ranked = suspicious.suspicious("test")
+    queue = ranked[ranked["suggested"] != ranked["given"]]["index"].tolist()[:100]
+    assert heading(at, r"\*\*#(\d+)\*\* \(1 of 100\)").group(1) == str(queue[0])
+    fix = (int(y[queue[0]]) + 1) % 10
+    at.button(key=f"review_digit_{fix}").click().run()  # the key "fix"
+    assert not at.exception, at.exception
+    assert marks.corrections("test") == {queue[0]: fix}
+    assert heading(at, r"\*\*#(\d+)\*\* \(2 of").group(1) == str(queue[1])
+    assert "1 of 100 reviewed" in at.get("progress")[0].proto.text
+    at.button(key="review_N").click().run()
+    at.button(key="review_N").click().run()  # twice: a second change in a row
+    assert heading(at, r"\*\*#(\d+)\*\* \(4 of").group(1) == str(queue[3])
+    at.button(key="review_Left").click().run()
+    at.button(key="review_right").click().run()  # V: the given label is right
+    assert marks.verdicts("test") == {queue[0]: "wrong", queue[2]: "right"}
+    at.checkbox(key="unmarked").check().run()  # only the images without a verdict
+    assert "0 of 98 reviewed" in at.get("progress")[0].proto.text
+    assert heading(at, r"\*\*#(\d+)\*\* \((\d+) of 98\)").group(1) == str(queue[3])
+    at.button(key="review_unsure").click().run()
+    assert heading(at, r"\*\*#(\d+)\*\* \((\d+) of 97\)").group(1) == str(queue[4])
 
 
 def test_a_corrected_label_from_the_image_page_scores_every_method_again(cached_copy, mnist_test):

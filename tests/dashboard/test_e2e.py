@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from core import imported, jobs, knn, marks, methods, metrics
+from core import imported, jobs, knn, marks, methods, metrics, suspicious, tasks
 from core.cache import CACHE_ENV
 from core.data import FILES
 from core.knn import NeighbourConfig
@@ -263,8 +263,54 @@ def test_a_mark_on_a_label_is_still_there_after_a_reload(empty_server, browser):
     page.reload()
     settled(page)
     assert "Your verdict: wrong" in page.locator("[data-testid=stMain]").inner_text()
-    assert (cache / "marks" / "labels-test.json").read_text().count('"3558": "wrong"') == 1
+    assert (
+        json.loads((cache / "marks" / "labels-test.json").read_text())["3558"]["verdict"] == "wrong"
+    )
     page.close()
+
+
+def test_labels_reviewed_at_the_keyboard(browser, tmp_path, mnist_dir, mnist_test):
+    # A cache with the test set's evidence: the raw KNN (its neighbours copied when the
+    # project cache has them).
+    cache = tmp_path / "cache"
+    (cache / "MNIST" / "raw").mkdir(parents=True)
+    for name in FILES:
+        shutil.copy(mnist_dir / name, cache / "MNIST" / "raw" / name)
+    source = knn.STORE.path(NeighbourConfig())
+    if source.exists():
+        shutil.copytree(source, cache / knn.STORE.method / source.name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_ENV, str(cache))
+        assert tasks.run_here(methods.get("knn-raw").task()).state == jobs.DONE
+        ranked = suspicious.suspicious("test")
+    disputed = ranked[ranked["suggested"] != ranked["given"]]["index"].tolist()[:100]  # its top
+    _, y = mnist_test
+    main = "[data-testid=stMain]"
+    with serve({CACHE_ENV: str(cache)}) as url:
+        page = _open(browser, f"{url}/suspicious?view=review+one+by+one")
+        expect(page.locator(main)).to_contain_text(
+            f"0 of {len(disputed)} reviewed", timeout=120_000
+        )  # a fresh server's first run of the page
+        first = disputed[0]
+        expect(page.locator(main)).to_contain_text(f"#{first} (1 of")
+        fix = (int(y[first]) + 1) % 10
+        page.keyboard.press(str(fix))  # "the right label is fix": kept, the next one shown
+        expect(page.locator(main)).to_contain_text(f"#{disputed[1]} (2 of", timeout=60_000)
+        expect(page.locator(main)).to_contain_text(f"1 of {len(disputed)} reviewed")
+        page.keyboard.press("v")  # the given label is right
+        expect(page.locator(main)).to_contain_text(f"#{disputed[2]} (3 of", timeout=60_000)
+        page.keyboard.press("p")  # back to the one just judged
+        expect(page.locator(main)).to_contain_text(f"#{disputed[1]} (2 of", timeout=60_000)
+        page.keyboard.press("n")
+        expect(page.locator(main)).to_contain_text(f"#{disputed[2]} (3 of", timeout=60_000)
+        page.screenshot(path=ARTIFACTS / "review.png")
+        page.reload()  # the verdicts are the cache's, not the tab's
+        settled(page)
+        expect(page.locator(main)).to_contain_text(f"2 of {len(disputed)} reviewed")
+        page.close()
+    kept = json.loads((cache / "marks" / "labels-test.json").read_text())
+    assert kept[str(first)]["verdict"] == "wrong" and kept[str(first)]["label"] == fix
+    assert kept[str(disputed[1])]["verdict"] == "right" and len(kept) == 2
 
 
 # -- the front page's import, the map's selection ----------------------------------------------
