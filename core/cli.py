@@ -5,7 +5,7 @@ cache), ``methods`` (every registered method and its status), ``compute`` (metho
 everything the pages use, in this process with a progress bar; a dashboard shows them
 as running), ``report`` (every cached figure), ``cache`` (list, clear), ``marks`` (a
 person's verdicts on labels: :mod:`core.cli_marks`), and the chapter commands ``knn``,
-``splines``, ``cnn``.
+``splines``, ``cnn`` (:mod:`core.cli_chapters`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from core import cache, cli_marks, untrusted
+from core import cache, cli_chapters, cli_marks, untrusted
 from core.cache import CACHE_ENV, cache_root, list_entries
 from core.data import (
     DATA_DIR_ENV,
@@ -78,101 +78,6 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _knn(args: argparse.Namespace) -> int:
-    from core import knn
-
-    variants = args.variant or (list(knn.VARIANTS) if args.all else ["raw"])
-    for variant in variants:
-        config = knn.NeighbourConfig(variant=variant, k_max=args.k_max)
-        with tqdm_progress(f"KNN {variant} → test", unit="pairs") as progress:
-            result = knn.neighbours(config, progress)
-        table = knn.accuracy_table(result, config)
-        acc = table.loc[knn.REPORT_K, knn.REPORT_WEIGHTS]
-        print(
-            f"{variant:>20}: test accuracy {100 * acc:.2f}% (K=4, distance), "
-            f"best {100 * table.max().max():.2f}% "
-            f"(K={table.stack().idxmax()[0]}, {table.stack().idxmax()[1]}), "
-            f"search {result.meta['seconds_search']:.1f} s"
-        )
-    if args.cv or args.all:
-        with tqdm_progress("KNN 5-fold cross-validation", unit="pairs") as progress:
-            grid = knn.grid_search(progress=progress, k_max=args.k_max)
-        report = grid.loc[[(k, w) for k in knn.GRID_K for w in knn.WEIGHTS]]
-        print(report[["mean", "std"]].mul(100).round(3).to_string())
-        best = grid["mean"].idxmax()
-        print(f"best over K=1..20: K={best[0]}, {best[1]}: {100 * grid['mean'].max():.3f}%")
-    if args.export:
-        from core.export import export_knn
-
-        for path in export_knn(Path(args.export)):
-            print(f"wrote {path}")
-    return 0
-
-
-def _splines(args: argparse.Namespace) -> int:
-    from core import splines
-    from core.data import load_mnist
-    from core.splines.learned import LearnedConfig
-
-    table = splines.report_spline_table()
-    print("| halo width | faithful, the report's 100 images | faithful, test | corrected, test |")
-    print("| ---: | ---: | ---: | ---: |")
-    for w in splines.WIDTHS:
-        f, c = table[("faithful", w)], table[("corrected", w)]
-        print(
-            f"| {w} | {100 * f['report_sample']:.0f}% | {100 * f['test']:.2f}% "
-            f"| {100 * c['test']:.2f}% |"
-        )
-    if args.learned:
-        chosen = {} if args.epochs is None else {"epochs": args.epochs}
-        config = LearnedConfig(templates_per_digit=args.templates, width=args.width, **chosen)
-        with tqdm_progress("learning spline templates", unit="steps") as progress:
-            splines.learned_splines(config, progress)
-    y = load_mnist("test")[1]
-    # Sets trained on all 60,000 images (those of a train_limit are validation sets).
-    entries = splines.LEARNED_STORE.entries()
-    learned = [r for r in entries if not r.manifest["config"]["train_limit"]]
-    if learned:
-        print(
-            "\n| learned templates per digit | strokes | halo width | epochs | test accuracy "
-            "| training (s) |"
-        )
-        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-        for r in sorted(
-            learned,
-            key=lambda r: (
-                r.manifest["config"]["width"],
-                r.manifest["config"]["templates_per_digit"],
-            ),
-        ):
-            c = r.manifest["config"]
-            acc = (r.arrays["test_pred"] == y).mean()
-            print(
-                f"| {c['templates_per_digit']} | {c['strokes']} | {c['width']} | {c['epochs']} "
-                f"| {100 * acc:.2f}% | {r.meta['seconds']:.0f} |"
-            )
-    return 0
-
-
-def _cnn(args: argparse.Namespace) -> int:
-    from core import cnn
-    from core.data import load_mnist
-
-    y = load_mnist("test")[1]
-    for name in args.model or list(cnn.CONFIGS):
-        if name not in cnn.CONFIGS:
-            raise ExplorerError(f"model: expected one of {list(cnn.CONFIGS)}, found {name!r}")
-        config = cnn.CONFIGS[name]
-        with tqdm_progress(f"training {name}", unit="epochs") as progress:
-            result = cnn.trained(config, progress)
-        acc = (result.arrays["test_pred"] == y).mean()
-        print(
-            f"{name:>17}: test accuracy {100 * acc:.2f}%, trained in "
-            f"{result.meta['seconds']:.0f} s on {result.meta['device']}"
-        )
-    return 0
-
-
 def _report(args: argparse.Namespace) -> int:
 
     from core.report import all_figures
@@ -221,9 +126,11 @@ def _cache_clear(args) -> int:
 
 
 def _methods(args: argparse.Namespace) -> int:
+    from core import marks
     from core.methods import all_methods
 
-    rows = [m.describe() for m in all_methods()]
+    corrected = marks.corrected_labels("test")
+    rows = [m.describe(corrected) for m in all_methods()]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -473,31 +380,6 @@ def _result_commands(sub) -> None:
     clr.set_defaults(run=_cache_clear)
 
 
-def _chapter_commands(sub) -> None:
-    knn = sub.add_parser("knn", help="compute and cache KNN neighbours (chapter 1)")
-    knn.add_argument("--variant", action="append", help="training-set variant (repeatable)")
-    knn.add_argument("--cv", action="store_true", help="the 5-fold cross-validation grid")
-    knn.add_argument("--all", action="store_true", help="every variant and the grid")
-    knn.add_argument("--k-max", type=int, default=20, help="neighbours kept per query")
-    knn.add_argument("--export", metavar="DIR", help="write CSV tables of cached results")
-    knn.set_defaults(run=_knn)
-    spl = sub.add_parser("splines", help="the report's spline halos, and learned ones")
-    spl.add_argument("--learned", action="store_true", help="learn templates (minutes)")
-    spl.add_argument("--templates", type=int, default=20, help="templates per digit")
-    spl.add_argument("--width", type=int, default=1, help="halo width of learned templates")
-    spl.add_argument("--epochs", type=int, help="training passes (default: the chosen 12)")
-    spl.set_defaults(run=_splines)
-    cnn = sub.add_parser("cnn", help="train and cache the CNNs (chapter 3)")
-    cnn_sub = cnn.add_subparsers(dest="cnn_command", required=True)
-    cnn_train = cnn_sub.add_parser("train", help="train (or read from the cache)")
-    cnn_train.add_argument(
-        "--model",
-        action="append",
-        help="pattern-faithful, pattern-repaired or modern (repeatable; default: all three)",
-    )
-    cnn_train.set_defaults(run=_cnn)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mnist-explorer",
@@ -508,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _data_commands(sub)
     _result_commands(sub)
-    _chapter_commands(sub)
+    cli_chapters.add_commands(sub)
     cli_marks.add_commands(sub)
     # Streamlit's own options (--server.port …) go through `dashboard` untouched.
     args, extra = parser.parse_known_args(argv)

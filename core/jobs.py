@@ -1,4 +1,5 @@
-"""Computations that outlive the page that asked for them: the machinery.
+"""Computations that outlive the page that asked for them: the machinery (what a job is
+and its state file: :mod:`core.job_files`).
 
 A :class:`Task` names a computation by a kind and a few JSON parameters, never by code;
 what each kind runs is the caller's table (:mod:`core.tasks`), handed in as a function.
@@ -18,7 +19,6 @@ a dashboard shows those as running too.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -30,145 +30,60 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from filelock import FileLock
 
-from core.cache import cache_root
 from core.errors import ExplorerError
+from core.job_files import (
+    DONE,
+    FAILED,
+    HEARTBEAT_S,
+    QUEUED,
+    RUNNING,
+    STALE_S,
+    JobState,
+    Task,
+    all_jobs,
+    forget,
+    jobs_dir,
+    new_state,
+    read,
+    state_path,
+    write_failed,
+    write_state,
+)
 from core.progress import Progress
 
+__all__ = [  # what a job is and its file (core.job_files), and the machinery that runs it
+    "DONE",
+    "FAILED",
+    "QUEUED",
+    "RUNNING",
+    "HEARTBEAT_S",
+    "STALE_S",
+    "BACKGROUND_NICE",
+    "Task",
+    "JobState",
+    "read",
+    "all_jobs",
+    "forget",
+    "jobs_dir",
+    "Batch",
+    "JobRunner",
+    "run_here",
+    "execute",
+    "wait",
+    "yield_to_people",
+    "worker_main",
+]
 _log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 Run = Callable[[str, dict, Progress], None]  # (kind, params, progress): computes a task
 Check = Callable[[str, dict], None]  # (kind, params): raises if no such task can run
-HEARTBEAT_S = 1.0  # a live job's state file is rewritten at least this often
-STALE_S = 20.0  # a queued or running job silent this long is taken for dead
 BACKGROUND_NICE = 10  # how much a computation's process yields to the server's (os.nice)
-
-
-@dataclass(frozen=True)
-class Task:
-    """A computation named by its kind and JSON-able parameters (see :mod:`core.tasks`)."""
-
-    kind: str
-    params: dict = field(default_factory=dict)
-    title: str = ""  # what a person calls it ("the augmented neighbours of the test set")
-
-    @property
-    def id(self) -> str:
-        ident = json.dumps({"kind": self.kind, "params": self.params}, sort_keys=True)
-        return hashlib.sha256(ident.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class JobState:
-    """What a job's state file says, as any process reads it."""
-
-    id: str
-    kind: str
-    params: dict
-    title: str
-    state: str  # QUEUED, RUNNING, DONE or FAILED
-    done: int = 0
-    total: int = 0
-    created: float = 0.0  # when it was submitted (seconds since the epoch)
-    started: float | None = None
-    updated: float = 0.0  # the last heartbeat
-    finished: float | None = None
-    pid: int | None = None
-    error: str = ""  # one line: why it failed
-    detail: str = ""  # the traceback, for whoever wants it
-
-    @property
-    def active(self) -> bool:
-        return self.state in (QUEUED, RUNNING)
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 0.0
-
-    def seconds_left(self, now: float | None = None) -> float | None:
-        """A straight-line estimate from the progress so far (None before any)."""
-        if self.state != RUNNING or not self.started or not 0 < self.fraction < 1:
-            return None
-        elapsed = (now or time.time()) - self.started
-        return elapsed * (1 - self.fraction) / self.fraction
-
-
-def jobs_dir() -> Path:
-    path = cache_root() / ".jobs"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-def _path(job_id: str) -> Path:
-    return jobs_dir() / f"{job_id}.json"
-
-
-def _write(state: JobState) -> None:
-    path = _path(state.id)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(json.dumps(asdict(state)))
-    os.replace(tmp, path)
-
-
-def _write_failed(state: JobState, why: str) -> None:
-    """Record, on behalf of a worker that can no longer say it, that its job failed."""
-    now = time.time()
-    _write(replace(state, state=FAILED, error=why, finished=now, updated=now))
-
-
-def read(job_id: str) -> JobState | None:
-    """The state of a job, or None if it was never submitted (or its file is unreadable).
-
-    A queued or running job whose heartbeat stopped is reported as failed: its worker (or
-    the server that queued it) is gone.
-    """
-    try:
-        state = JobState(**json.loads(_path(job_id).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    silent = time.time() - state.updated
-    if state.active and silent > STALE_S:
-        where = "worker" if state.state == RUNNING else "server that queued it"
-        return replace(
-            state,
-            state=FAILED,
-            error=f"the {where} stopped without finishing (no sign of life for {silent:.0f} s)",
-        )
-    return state
-
-
-def all_jobs() -> list[JobState]:
-    """Every job with a state file, newest first."""
-    states = [read(p.stem) for p in jobs_dir().glob("*.json")]
-    return sorted((s for s in states if s), key=lambda s: s.created, reverse=True)
-
-
-def forget(job_id: str) -> None:
-    """Remove a finished job's state file (a failure dismissed)."""
-    state = read(job_id)
-    if state is not None and not state.active:
-        _path(job_id).unlink(missing_ok=True)
-
-
-def _new_state(task: Task, state: str, **changes: Any) -> JobState:
-    now = time.time()
-    return JobState(
-        task.id,
-        task.kind,
-        task.params,
-        task.title or task.kind,
-        state,
-        created=now,
-        updated=now,
-        **changes,
-    )
 
 
 # -- running a task in this process (the worker, and the command line) -----------------
@@ -178,14 +93,14 @@ class _Reporter:
     """Progress and heartbeat of one running job, written to its state file."""
 
     def __init__(self, task: Task):
-        self.state = _new_state(task, RUNNING, started=time.time(), pid=os.getpid())
+        self.state = new_state(task, RUNNING, started=time.time(), pid=os.getpid())
         queued = read(task.id)
         if queued is not None and queued.state == QUEUED:  # keep when it was asked for
             self.state = replace(self.state, created=queued.created)
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.last = 0.0
-        _write(self.state)
+        write_state(self.state)
         self.thread = threading.Thread(target=self._beat, daemon=True)
         self.thread.start()
 
@@ -196,7 +111,7 @@ class _Reporter:
     def update(self, **changes: Any) -> None:
         with self.lock:
             self.state = replace(self.state, updated=time.time(), **changes)
-            _write(self.state)
+            write_state(self.state)
 
     def progress(self, done: int, total: int) -> None:
         self.state = replace(self.state, done=done, total=total)
@@ -332,12 +247,12 @@ class JobRunner:
         """Queue ``task``, or join it if it is already queued or running anywhere (another
         server on the same cache included: the check and the queueing hold a file lock)."""
         self.check(task.kind, task.params)
-        with self._lock, FileLock(str(_path(task.id)) + ".lock"):
+        with self._lock, FileLock(str(state_path(task.id)) + ".lock"):
             current = read(task.id)
             if current is not None and current.active:
                 return current
-            state = _new_state(task, QUEUED)
-            _write(state)
+            state = new_state(task, QUEUED)
+            write_state(state)
             self._queue.append(task)
         self._wake.set()
         return state
@@ -378,7 +293,7 @@ class JobRunner:
                 proc.wait()
             state = read(job_id)
             if (queued or proc is not None) and state is not None and state.active:
-                _write_failed(state, why)
+                write_failed(state, why)
 
     def close(self) -> None:
         """Stop watching: no more jobs started, no more heartbeats for the queued ones
@@ -412,7 +327,7 @@ class JobRunner:
                         if code < 0
                         else f"the worker process exited with code {code}"
                     )
-                    _write_failed(state, why)
+                    write_failed(state, why)
             while self._queue and len(self._workers) < self.max_workers:
                 task = self._queue.popleft()
                 self._workers[task.id] = self._spawn(task)
@@ -420,7 +335,7 @@ class JobRunner:
             for task in self._queue:  # queued jobs live as long as this runner does
                 state = read(task.id)
                 if state is not None and state.state == QUEUED:
-                    _write(replace(state, updated=now))
+                    write_state(replace(state, updated=now))
 
     def _spawn(self, task: Task) -> subprocess.Popen:
         spec = json.dumps({"kind": task.kind, "params": task.params, "title": task.title})

@@ -171,11 +171,12 @@ def all_figures() -> dict:
     """Everything cached, as JSON-able data. Computes nothing expensive."""
     from core.methods import all_methods
 
+    corrected = marks.corrected_labels("test")
     return {
         "data_checksum": DATA_CHECKSUM,
         # how many labels a person corrected (each method's test_accuracy_corrected uses them)
         "label_corrections": {split: len(marks.corrections(split)) for split in SPLITS},
-        "methods": [m.describe() for m in all_methods()],
+        "methods": [m.describe(corrected) for m in all_methods()],
         "knn": {
             "test": knn_test_figures(),
             "cross_validation": knn_cv_figures(),

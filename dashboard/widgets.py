@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core import metrics, splines
-from dashboard import figures
+from dashboard import figures, overlays
 from dashboard.gallery import gallery
 from dashboard.url import cell_text, parse_cell, to_url, url_state
 
@@ -264,7 +264,7 @@ def deformation_story(
         before = splines.learned_drawing(arrays["rigid"][index, at], width)
         after = splines.learned_drawing(arrays["deformed"][index, at], width)
         col.plotly_chart(
-            figures.deformation(image, before, after, f"{digit}: before (blue), after (red)"),
+            overlays.deformation(image, before, after, f"{digit}: before (blue), after (red)"),
             width="stretch",
             key=f"{key}_bend_{digit}",
         )

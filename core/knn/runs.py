@@ -189,11 +189,21 @@ def _search_space(xtr: np.ndarray, ytr: np.ndarray, variant: Variant) -> SearchS
     return SearchSpace(variant, features, ytr, pca)
 
 
-@functools.lru_cache(maxsize=1)  # an augmented set is up to 0.85 GB: one at a time
-def search_space(variant: Variant) -> SearchSpace:
-    """The full training set of a variant, built once per process (one-image queries)."""
+def _built_space(variant: Variant) -> SearchSpace:
     xtr, ytr, _, _ = _prepared(variant.deskew)
     return _search_space(xtr, ytr, variant)
+
+
+# An augmented set is up to 0.85 GB: one at a time. The sets without augmentation (47 MB
+# each) stay, so a method asking two sets in turn (the distortion KNN's candidates come
+# from the deskewed set and an augmented one) does not rebuild the augmented one each time.
+_augmented_space = functools.lru_cache(maxsize=1)(_built_space)
+_plain_space = functools.lru_cache(maxsize=8)(_built_space)
+
+
+def search_space(variant: Variant) -> SearchSpace:
+    """The full training set of a variant, built once per process (one-image queries)."""
+    return (_augmented_space if variant.transforms else _plain_space)(variant)
 
 
 def neighbours(config: NeighbourConfig, progress: Progress | None = None) -> Result:

@@ -113,8 +113,12 @@ class Method(ABC):
         entry = self.cached()
         return None if entry is None else self._test_result(entry)
 
-    def describe(self) -> dict:
-        """Plain data for ``methods --json``: id, name, chapter, status, accuracy if cached."""
+    def describe(self, corrected: np.ndarray | None = None) -> dict:
+        """Plain data for ``methods --json``: id, name, chapter, status, accuracy if cached.
+
+        ``corrected``: the test labels with a person's corrections (read from the marks
+        when not given; a caller describing every method reads them once).
+        """
         status = self.status()
         out = {
             "id": self.id,
@@ -131,7 +135,8 @@ class Method(ABC):
         if status.state == "cached":
             result = self.result()
             if result is not None:
-                corrected = marks.corrected_labels("test")
+                if corrected is None:
+                    corrected = marks.corrected_labels("test")
                 out |= {
                     "test_accuracy": round(result.accuracy(load_mnist("test")[1]), 6),
                     # the same predictions against the labels a person corrected

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import cnn, knn, marks, methods, splines, suspicious
-from dashboard import cached, figures, url
+from dashboard import cached, figures, overlays, url
 from dashboard.data import mnist
 from dashboard.gallery import thumbnails
 from dashboard.widgets import deformation_story
@@ -243,7 +243,7 @@ with knn_tab:
             (figures.digit_image(story["images"][0], f"nearest: {nearest['label']}", 240), "ref"),
             (figures.digit_image(story["warped"], f"bent onto #{index}", 240), "warped"),
             (
-                figures.displacement_field(
+                overlays.displacement_field(
                     story["images"][0], story["shift"], story["query"], "how pixels moved"
                 ).update_layout(height=460),
                 "field",
@@ -358,7 +358,9 @@ with cnn_tab:
         cols[0].plotly_chart(figures.score_bars(probs, label), key="img_cnn_probs")
         for col, target, attribution in zip(cols[1:], targets, attributions, strict=True):
             col.plotly_chart(
-                figures.saliency(images[index], attribution, f"for {target} ({probs[target]:.2f})"),
+                overlays.saliency(
+                    images[index], attribution, f"for {target} ({probs[target]:.2f})"
+                ),
                 key=f"img_saliency_{target}",
             )
         st.caption(

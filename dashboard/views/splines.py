@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import methods, published, splines, tasks
-from dashboard import cached, figures, url
+from dashboard import cached, figures, overlays, url
 from dashboard.data import mnist
 from dashboard.jobs import require
 from dashboard.widgets import ERRORS_PAGE, deformation_story, table
@@ -78,7 +78,7 @@ one = splines.template_drawing(digit, width, bands=(band,))
 whole = splines.template_drawing(digit, width)
 left, right = st.columns(2)
 left.plotly_chart(
-    figures.strokes_over_halo(
+    overlays.strokes_over_halo(
         one.halo,
         one.curves,
         one.controls,
@@ -88,7 +88,7 @@ left.plotly_chart(
     key="sp_band_plot",
 )
 right.plotly_chart(
-    figures.strokes_over_halo(
+    overlays.strokes_over_halo(
         whole.halo, whole.curves, whole.controls, f"digit {digit}: the three bands, width {width}"
     ),
     width="stretch",
@@ -103,7 +103,7 @@ if strokes:
     st.subheader("Figure 2.1, step by step (first stroke of the band)")
     steps = splines.figure_2_1(np.array(strokes[0].points, float), width, splines.BAND_GRID)
     s1, s2, s3 = st.columns(3)
-    curve_fig = figures.strokes_over_halo(
+    curve_fig = overlays.strokes_over_halo(
         np.zeros((9, 28)),
         [splines.band_points(steps["curve"], 0)],
         [splines.band_points(steps["control"], 0)],

@@ -1,7 +1,8 @@
 """End to end in a real browser: the app served on localhost, driven by Playwright.
 
 Headless Chromium from Debian's ``chromium`` package (``MNIST_EXPLORER_CHROMIUM`` to use
-another executable). Screenshots land in ``artifacts/e2e/`` (the README shows some of them).
+another executable). Screenshots land in ``artifacts/e2e/`` (the docs' own come from
+``bench/screenshots.py``, on a computed cache).
 """
 
 from __future__ import annotations
