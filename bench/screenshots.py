@@ -16,19 +16,25 @@ from pathlib import Path
 
 from dashboard.local import CHROMIUM_ARGS, REPO, chromium_path, serve, settled
 
-# name → (the view's address, what must be on it before the picture is taken)
+# name → (the view's address, a text on it to wait for, and to scroll to the top of the
+# picture: the page's own title when the picture is its top)
 VIEWS = {
-    "results": ("/", "Results"),
+    "results": ("/", "MNIST results explorer"),
     "knn-cell-7-2": ("/knn?k=5&cell=7-2", "True 7, predicted 2"),
     "splines": ("/splines", "Spline halos"),
-    "cnn": ("/cnn", "CNNs"),
+    "deformable": ("/splines", "Templates that bend"),
+    "cnn": ("/cnn?cnn_section=Patterns", "Convolutional networks"),
     "draw": ("/draw", "Draw a digit"),
-    "idm-field": ("/image?image=115", "#115"),
-    "deformable": ("/image?image=65", "#65"),
+    "idm-field": ("/image?image=115", "With distortion: its nearest training image"),
     "suspicious": ("/suspicious", "Suspicious labels"),
-    "review": ("/suspicious?view=review+one+by+one", "reviewed"),
-    "map": ("/map", "Map of the data"),
+    "review": ("/suspicious?view=review+one+by+one", "Suspicious labels"),  # then its queue
+    "map": ("/map", "A map of the test set"),
 }
+
+
+# Every chart of the page drawn (the map's WebGL one takes longest).
+DRAWN = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+  .every(chart => chart.querySelector('.main-svg'))"""
 
 
 def take(page, url: str, name: str, out: Path) -> Path:
@@ -37,7 +43,12 @@ def take(page, url: str, name: str, out: Path) -> Path:
     page.goto(url + address)
     settled(page)
     main = page.locator("[data-testid=stMain]")
-    main.get_by_text(expected).first.wait_for()
+    anchor = main.get_by_text(expected).first
+    anchor.wait_for()
+    anchor.evaluate("e => e.scrollIntoView({block: 'start'})")
+    settled(page)  # the script run over, then the charts drawn after the scroll
+    page.wait_for_function(DRAWN)
+    settled(page)
     offers = page.locator("button", has_text="Compute ")
     if offers.count():
         raise SystemExit(
@@ -45,7 +56,7 @@ def take(page, url: str, name: str, out: Path) -> Path:
             "mnist-explorer compute --all"
         )
     path = out / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
+    page.screenshot(path=path)
     return path
 
 

@@ -42,15 +42,22 @@ def download(frame: pd.DataFrame, name: str, key: str | None = None, index: bool
 
 
 def table(
-    frame: pd.DataFrame, name: str, static: bool = False, decimals: int | None = None, **kwargs
+    frame: pd.DataFrame,
+    name: str,
+    static: bool = False,
+    decimals: int | None = None,
+    percent: list[str] | None = None,
+    **kwargs,
 ) -> None:
     """A table with its CSV download underneath; ``static``: plain HTML without its index,
     drawn with the page (an interactive grid repaints its canvas a few hundred ms after a
-    rerun), floats shown with ``decimals``."""
+    rerun), floats shown with ``decimals`` and the ``percent`` columns as percentages."""
     if static:
         styled = frame.style.hide(axis="index")
         if decimals is not None:
             styled = styled.format(precision=decimals, subset=frame.select_dtypes("float").columns)
+        if percent:
+            styled = styled.format("{:.1%}", subset=percent)
         st.table(styled)
     else:
         st.dataframe(frame, **kwargs)

@@ -1,4 +1,8 @@
-"""CNNs (chapter 3): training curves, errors, and what the zone patterns look like."""
+"""CNNs (chapter 3): errors, training curves, and what the zone patterns look like.
+
+One section at a time, in tabs that draw only the open one: the whole page at once took
+the browser over two seconds on a 2-core CPU (seven charts and three grids).
+"""
 
 import numpy as np
 import streamlit as st
@@ -49,92 +53,87 @@ m2.metric("Training time", f"{meta.get('seconds', 0):.0f} s")
 m3.metric("Device", f"{meta.get('device', '?')} ({meta.get('threads', '?')} threads)")
 m4.metric("Epochs", config.epochs)
 
-st.subheader("Training curves")
-curves = cnn.history_frame(meta)
-long = curves.melt("epoch", var_name="curve")
-left, right = st.columns(2)
-left.plotly_chart(
-    figures.lines(
-        long[long.curve.str.endswith("loss")], "epoch", "value", "curve", "Loss", percent=False
-    ),
-    width="stretch",
-    key="cnn_loss",
-)
-right.plotly_chart(
-    figures.lines(long[long.curve.str.endswith("accuracy")], "epoch", "value", "curve", "Accuracy"),
-    width="stretch",
-    key="cnn_acc",
-)
-table(curves, f"cnn-{choice}-history", hide_index=True, width="stretch")
 
-st.subheader("Errors")
+def _errors() -> None:
+    confusion_drilldown(
+        y_test,
+        pred,
+        x_test,
+        key="cnn_cell",
+        scores=proba.astype(np.float64),
+        link={"cnn_model": choice},
+    )
 
 
-confusion_drilldown(
-    y_test,
-    pred,
-    x_test,
-    key="cnn_cell",
-    scores=proba.astype(np.float64),
-    link={"cnn_model": choice},
-)
+def _training() -> None:
+    curves = cnn.history_frame(meta)
+    long = curves.melt("epoch", var_name="curve")
+    loss = long[long.curve.str.endswith("loss")]
+    accuracy = long[long.curve.str.endswith("accuracy")]
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.lines(loss, "epoch", "value", "curve", "Loss", percent=False),
+        width="stretch",
+        key="cnn_loss",
+    )
+    right.plotly_chart(
+        figures.lines(accuracy, "epoch", "value", "curve", "Accuracy"),
+        width="stretch",
+        key="cnn_acc",
+    )
+    table(curves, f"cnn-{choice}-history", static=True, decimals=4)
 
-if "activations" not in result.arrays:
-    st.stop()
 
-st.subheader("Patterns: what fires in each zone, for each digit")
-activations = result.arrays["activations"]
-stats = cnn.pattern_stats(activations, y_test)
-zone_name = st.radio("Zone", cnn.ZONES, horizontal=True, **url.bound("zone", "top", cnn.ZONES))
-zone = cnn.ZONES.index(zone_name)
-left, right = st.columns(2)
-left.plotly_chart(
-    figures.matrix(stats[zone]["mean"], f"{zone_name} zone: mean activation"),
-    width="stretch",
-    key="cnn_mean",
-)
-right.plotly_chart(
-    figures.matrix(stats[zone]["var"], f"{zone_name} zone: variance", "Magma"),
-    width="stretch",
-    key="cnn_var",
-)
-share = cnn.pattern_share(activations, y_test, zone)
-st.plotly_chart(
-    figures.matrix(
-        share,
-        f"{zone_name} zone: share of each digit's images where the pattern fires",
-        "Blues",
-        ".1%",
-    ),
-    width="stretch",
-    key="cnn_share",
-)
+def _patterns() -> None:
+    st.subheader("What fires in each zone, for each digit")
+    activations = result.arrays["activations"]
+    stats = cnn.pattern_stats(activations, y_test)
+    zone_name = st.radio("Zone", cnn.ZONES, horizontal=True, **url.bound("zone", "top", cnn.ZONES))
+    zone = cnn.ZONES.index(zone_name)
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.matrix(stats[zone]["mean"], f"{zone_name} zone: mean activation"),
+        width="stretch",
+        key="cnn_mean",
+    )
+    right.plotly_chart(
+        figures.matrix(stats[zone]["var"], f"{zone_name} zone: variance", "Magma"),
+        width="stretch",
+        key="cnn_var",
+    )
+    share = cnn.pattern_share(activations, y_test, zone)
+    title = f"{zone_name} zone: share of each digit's images where the pattern fires"
+    st.plotly_chart(figures.matrix(share, title, "Blues", ".1%"), width="stretch", key="cnn_share")
+    st.markdown(
+        "**What each pattern looks like**: the mean zone crop of the images where it "
+        "fires (left) and its 8 most activating crops."
+    )
+    rows = []
+    for p in range(cnn.PATTERNS[zone]):
+        tiles, top, n_fire = cnn.pattern_tiles(x_test, activations, zone, p)
+        captions = [f"pattern {p}: mean of {n_fire} crops"] + [
+            f"test #{i} (label {y_test[i]})" for i in top
+        ]
+        rows.append((tiles, captions))
+    st.plotly_chart(figures.tile_rows(rows, "pattern"), width="stretch", key="cnn_patterns")
 
-st.markdown(
-    "**What each pattern looks like**: the mean zone crop of the images where it "
-    "fires (left) and its 8 most activating crops."
-)
-rows = []
-for p in range(cnn.PATTERNS[zone]):
-    tiles, top, n_fire = cnn.pattern_tiles(x_test, activations, zone, p)
-    captions = [f"pattern {p}: mean of {n_fire} crops"] + [
-        f"test #{i} (label {y_test[i]})" for i in top
-    ]
-    rows.append((tiles, captions))
-st.plotly_chart(figures.tile_rows(rows, "pattern"), width="stretch", key="cnn_patterns")
+    st.subheader("Pattern triples of one digit")
+    digits = list(range(10))
+    digit = st.selectbox("Digit", digits, index=3, **url.bound("triple_digit", 3, digits))
+    triples = cnn.pattern_triples(activations, y_test, digit)
+    table(triples.head(30), f"triples-{choice}-digit{digit}", static=True, percent=["share"])
+    st.caption(
+        f"{len(triples)} distinct (top, middle, bottom) triples among the "
+        f"{int((y_test == digit).sum())} test images of digit {digit}."
+    )
 
-st.subheader("Pattern triples of one digit")
-DIGITS = list(range(10))
-digit = st.selectbox("Digit", DIGITS, index=3, **url.bound("triple_digit", 3, DIGITS))
-triples = cnn.pattern_triples(activations, y_test, digit)
-table(
-    triples.head(30),
-    f"triples-{choice}-digit{digit}",
-    hide_index=True,
-    width="stretch",
-    column_config={"share": st.column_config.NumberColumn(format="percent")},
-)
-st.caption(
-    f"{len(triples)} distinct (top, middle, bottom) triples among the "
-    f"{int((y_test == digit).sum())} test images of digit {digit}."
-)
+
+SECTIONS = {"Errors": _errors, "Training curves": _training}
+if "activations" in result.arrays:
+    SECTIONS["Patterns"] = _patterns
+names = list(SECTIONS)
+tabs = st.tabs(names, on_change="rerun", **url.bound("cnn_section", "Errors", names))
+for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
+    if tab.open:
+        with tab:
+            draw()

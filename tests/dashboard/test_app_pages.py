@@ -140,13 +140,18 @@ def test_cnn_page_on_a_small_network(cached_copy, mnist_test):
     _, y = mnist_test
     acc = metrics.accuracy(y, result.arrays["test_pred"])
     assert metric(at, "Test accuracy") == f"{acc:.2%}"
+    # The errors' section is open, the others are drawn only when opened.
+    assert [t.label for t in at.tabs] == ["Errors", "Training curves", "Patterns"]
+    assert "zone" not in [r.key for r in at.radio]
+    assert any("cnn_cell_chart" in c.proto.id for c in at.get("plotly_chart"))
+    at = open_page("cnn", cnn_model=result.path.name, cnn_section="Patterns")
     titles = [traces(c)[0].get("type") for c in at.get("plotly_chart")]
     assert "heatmap" in titles
     at.radio(key="zone").set_value("middle").run()
     assert not at.exception
     digit = 5
     at.selectbox(key="triple_digit").set_value(digit).run()
-    triples = at.dataframe[-1].value
+    triples = at.table[-1].value
     expected = cnn.pattern_triples(result.arrays["activations"], y, digit)
     assert triples["images"].tolist() == expected["images"].head(30).tolist()
 

@@ -1,0 +1,94 @@
+"""How many crowd-confirmed test-set label errors each kind of evidence ranks near the top.
+
+    .venv/bin/python bench/bench_labels.py --confirmed FILE [--top 50 100]
+
+``FILE`` is the crowd's verdicts on MNIST test images, kept outside this repository: the
+JSON list of Northcutt, Athalye & Mueller (NeurIPS 2021 datasets track), each entry an
+``id`` (test index) and ``mturk`` counts of the five workers' answers (``given``,
+``guessed``, ``neither``); a label is a confirmed error when fewer than three workers chose
+the given one (15 images). A plain JSON list of indices is read too.
+
+Each row ranks the 10,000 test images by cleanlab's label quality
+(``get_label_quality_scores``, normalised margin, as :mod:`core.suspicious` does) on one
+source of out-of-sample scores or a mix of them, and counts the confirmed errors among the
+first N. Sources are the cached methods' test scores (compute them first:
+``mnist-explorer compute --all``); a KNN is voted with K = 10, distance-weighted, as the
+suspicious-label evidence does. The row marked "today" is :func:`core.suspicious.test_evidence`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from cleanlab.rank import get_label_quality_scores
+
+from core import knn, methods, suspicious
+from core.data import load_mnist
+from core.knn.products import machine_key
+
+
+def confirmed(path: Path) -> set[int]:
+    """Test indices whose label the crowd rejected (fewer than 3 of 5 chose it)."""
+    data = json.loads(path.read_text())
+    if all(isinstance(d, int) for d in data):
+        return set(data)
+    return {int(d["id"]) for d in data if d["mturk"]["given"] < 3}
+
+
+def sources() -> dict[str, np.ndarray]:
+    """Each cached method's test scores (N, 10); KNNs re-voted with K = 10, distance."""
+    out = {}
+    k, w = suspicious.KNN_VOTE["k"], suspicious.KNN_VOTE["weights"]
+    for method in methods.all_methods():
+        if method.chapter == 0 or method.status().state != "cached":
+            continue
+        if method.id.startswith("knn-") and method.id != "knn-idm":
+            out[f"{method.id} (K={k})"] = knn.predict(method.cached(), method.config, k, w)[1]
+        elif method.id == "knn-idm":
+            entry = method.cached()
+            out[f"{method.id} (K={k})"] = knn.idm_predict(entry, k, w)[1]
+        else:
+            out[method.id] = method.result().scores
+    return out
+
+
+def hits(labels: np.ndarray, scores: np.ndarray, wanted: set[int], tops) -> list[int]:
+    quality = get_label_quality_scores(labels, scores, method="normalized_margin")
+    order = np.lexsort((np.arange(len(labels)), quality))  # least quality first
+    return [len(wanted & set(order[:t].tolist())) for t in tops]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--confirmed", type=Path, required=True)
+    parser.add_argument("--top", type=int, nargs="+", default=[50, 100])
+    parser.add_argument("--mix", type=int, default=3, help="mixes of up to this many sources")
+    args = parser.parse_args()
+    wanted = confirmed(args.confirmed)
+    labels = load_mnist("test")[1].astype(np.int64)
+    found = sources()
+    today = suspicious.test_evidence()
+    rows = [("today: " + " + ".join(today.sources), hits(labels, today.scores, wanted, args.top))]
+    names = sorted(found)
+    for r in range(1, args.mix + 1):
+        for combo in itertools.combinations(names, r):
+            mean = np.mean([found[n] for n in combo], axis=0)
+            rows.append((" + ".join(combo), hits(labels, mean, wanted, args.top)))
+    rows.sort(key=lambda row: row[1], reverse=True)
+    print(
+        f"\n{machine_key()['cpu_model']}, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}; {len(wanted)} confirmed errors\n"
+    )
+    print("| evidence (mean of) | " + " | ".join(f"in the top {t}" for t in args.top) + " |")
+    print("| --- |" + " ---: |" * len(args.top))
+    for name, counts in rows:
+        print(f"| {name} | " + " | ".join(str(c) for c in counts) + " |")
+
+
+if __name__ == "__main__":
+    main()
