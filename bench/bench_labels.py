@@ -8,12 +8,13 @@ JSON list of Northcutt, Athalye & Mueller (NeurIPS 2021 datasets track), each en
 ``guessed``, ``neither``); a label is a confirmed error when fewer than three workers chose
 the given one (15 images). A plain JSON list of indices is read too.
 
-Each row ranks the 10,000 test images by cleanlab's label quality
-(``get_label_quality_scores``, normalised margin, as :mod:`core.suspicious` does) on one
-source of out-of-sample scores or a mix of them, and counts the confirmed errors among the
-first N. Sources are the cached methods' test scores (compute them first:
-``mnist-explorer compute --all``); a KNN is voted with K = 10, distance-weighted, as the
-suspicious-label evidence does. The row marked "today" is :func:`core.suspicious.test_evidence`.
+Each row ranks the 10,000 test images as the Suspicious labels page does
+(:func:`core.suspicious.rank`: cleanlab's label quality on the mean of the sources, then
+how many sources flag the label) on one source of out-of-sample scores or a mix of them,
+and counts the confirmed errors among the first N. Sources are the cached methods' test
+scores (compute them first: ``mnist-explorer compute --all``); a KNN is voted with K = 10,
+distance-weighted, as the suspicious-label evidence does. The row marked "today" is
+:func:`core.suspicious.test_evidence`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cleanlab.rank import get_label_quality_scores
 
 from core import knn, methods, suspicious
 from core.data import load_mnist
@@ -47,19 +47,18 @@ def sources() -> dict[str, np.ndarray]:
     for method in methods.all_methods():
         if method.chapter == 0 or method.status().state != "cached":
             continue
-        if method.id.startswith("knn-") and method.id != "knn-idm":
-            out[f"{method.id} (K={k})"] = knn.predict(method.cached(), method.config, k, w)[1]
-        elif method.id == "knn-idm":
-            entry = method.cached()
-            out[f"{method.id} (K={k})"] = knn.idm_predict(entry, k, w)[1]
+        if method.id == "knn-idm":
+            out[f"{method.id} (K={k})"] = knn.idm_predict(method.cached(), k, w)[1]
+        elif method.id.startswith("knn-"):
+            out[f"{method.id} (K={k})"] = suspicious.knn_vote(method)
         else:
             out[method.id] = method.result().scores
     return out
 
 
-def hits(labels: np.ndarray, scores: np.ndarray, wanted: set[int], tops) -> list[int]:
-    quality = get_label_quality_scores(labels, scores, method="normalized_margin")
-    order = np.lexsort((np.arange(len(labels)), quality))  # least quality first
+def hits(evidence: suspicious.Evidence, wanted: set[int], tops) -> list[int]:
+    """How many of ``wanted`` the Suspicious labels ranking of ``evidence`` puts in each top."""
+    order = suspicious.rank(evidence)["index"].to_numpy()
     return [len(wanted & set(order[:t].tolist())) for t in tops]
 
 
@@ -73,12 +72,12 @@ def main() -> None:
     labels = load_mnist("test")[1].astype(np.int64)
     found = sources()
     today = suspicious.test_evidence()
-    rows = [("today: " + " + ".join(today.sources), hits(labels, today.scores, wanted, args.top))]
+    rows = [("today: " + " + ".join(today.sources), hits(today, wanted, args.top))]
     names = sorted(found)
     for r in range(1, args.mix + 1):
         for combo in itertools.combinations(names, r):
-            mean = np.mean([found[n] for n in combo], axis=0)
-            rows.append((" + ".join(combo), hits(labels, mean, wanted, args.top)))
+            evidence = suspicious.Evidence("test", labels, {n: found[n] for n in combo})
+            rows.append((" + ".join(combo), hits(evidence, wanted, args.top)))
     rows.sort(key=lambda row: row[1], reverse=True)
     print(
         f"\n{machine_key()['cpu_model']}, CPU capability "

@@ -69,6 +69,12 @@ def _cached(method_id: str) -> bool:
     return methods.get(method_id).status().state == "cached"
 
 
+def knn_vote(method: methods.Method) -> np.ndarray:
+    """A cached Euclidean KNN method's test scores (N, 10), its neighbours voted with
+    :data:`KNN_VOTE` (finer than its own K = 4)."""
+    return knn.predict(method.cached(), method.config, KNN_VOTE["k"], KNN_VOTE["weights"])[1]
+
+
 def test_evidence(with_imported: bool = False) -> Evidence | None:
     """The test set's evidence from the cached independent methods (None if none is),
     and, ``with_imported``, from the imported ones too."""
@@ -76,11 +82,9 @@ def test_evidence(with_imported: bool = False) -> Evidence | None:
     knn_id = next((i for i in TEST_KNN if _cached(i)), None)
     if knn_id is not None:
         method = methods.get(knn_id)
-        entry = method.cached()
-        if entry is not None:
+        if method.cached() is not None:
             k, w = KNN_VOTE["k"], KNN_VOTE["weights"]
-            name = f"KNN: {method.config.name} (K={k}, {w})"
-            sources[name] = knn.predict(entry, method.config, k, w)[1]
+            sources[f"KNN: {method.config.name} (K={k}, {w})"] = knn_vote(method)
     for method_id in TEST_CNN:
         result = methods.get(method_id).result() if _cached(method_id) else None
         if result is not None:

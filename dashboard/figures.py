@@ -77,14 +77,15 @@ def mosaic(
     h, w = images.shape[1:]
     cell_h, cell_w = h + gap, w + gap
     captioned = text is not None
-    z = np.full((rows * cell_h, cols * cell_w), 0 if captioned else np.nan)
-    tiles = images[np.maximum(indices, 0)].astype(float)  # (rows, cols, h, w)
-    tiles[indices < 0] = 0 if captioned else np.nan
+    blank, kind = (0, np.uint8) if captioned else (np.nan, float)
+    z = np.full((rows * cell_h, cols * cell_w), blank, kind)
+    tiles = images[np.maximum(indices, 0)].astype(kind)  # (rows, cols, h, w)
+    tiles[indices < 0] = blank
     grid = z.reshape(rows, cell_h, cols, cell_w)
     grid[:, :h, :, :w] = tiles.transpose(0, 2, 1, 3)
     heat = {"z": z, "colorscale": GREYS, "zmin": 0, "zmax": 255, "showscale": False}
     if captioned:
-        fig = go.Figure(go.Heatmap(**heat | {"z": z.astype(np.uint8)}, hoverinfo="skip"))
+        fig = go.Figure(go.Heatmap(**heat, hoverinfo="skip"))
         r, c = np.nonzero(indices >= 0)
         fig.add_trace(
             go.Scatter(
