@@ -35,6 +35,7 @@ import logging
 import os
 import platform
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class Int8Products:
 
     def __init__(self, train: np.ndarray, split: bool = False):
         self.split = split
-        self.tn = torch.from_numpy(sq_norms(train, 128).astype(np.int32))
+        self.tn = torch.from_numpy(train_norms(train, 128).astype(np.int32))
 
     @staticmethod
     def query_block(x: np.ndarray) -> torch.Tensor:
@@ -101,7 +102,7 @@ class Float32Products:
 
     def __init__(self, train: np.ndarray, device: str = "cpu"):
         self.device = torch.device(device)
-        self.tn64 = sq_norms(train)
+        self.tn64 = train_norms(train)
         self.tn = torch.from_numpy(self.tn64.astype(np.float32)).to(self.device)
         self.d = train.shape[1]
 
@@ -143,6 +144,30 @@ def sq_norms(x: np.ndarray, shift: int = 0, chunk: int = 8192) -> np.ndarray:
         c = x[s : s + chunk].astype(np.int64) - shift
         out[s : s + chunk] = np.einsum("ij,ij->i", c, c)
     return out
+
+
+# Norms of read-only training sets, kept while the set lives: a one-image query against
+# the 780,000-image augmented set spent most of its time recomputing them.
+_TRAIN_NORMS: dict[tuple, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def train_norms(train: np.ndarray, shift: int = 0) -> np.ndarray:
+    """:func:`sq_norms` of a training set, remembered if the array is read-only (a
+    :class:`~core.knn.runs.SearchSpace`'s: it cannot change under the memo), as long as
+    the memory it views lives. Views of it (the search reshapes to rows) share the memo."""
+    if train.flags.writeable:
+        return sq_norms(train, shift)
+    owner = train
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    key = (train.__array_interface__["data"][0], train.shape, train.strides, shift)
+    found = _TRAIN_NORMS.get(key)
+    if found is not None and found[0]() is owner:
+        return found[1]
+    norms = sq_norms(train, shift)
+    norms.flags.writeable = False
+    _TRAIN_NORMS[key] = (weakref.ref(owner, lambda _: _TRAIN_NORMS.pop(key, None)), norms)
+    return norms
 
 
 def _shifted_int8(x: np.ndarray) -> torch.Tensor:

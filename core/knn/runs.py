@@ -186,6 +186,8 @@ def _search_space(xtr: np.ndarray, ytr: np.ndarray, variant: Variant) -> SearchS
     if variant.transforms:
         xtr, ytr = augment.augment(xtr, ytr, variant.transforms, clip=variant.clip)
     features = pca.project(xtr) if pca is not None else xtr
+    for array in (features, ytr):
+        array.flags.writeable = False  # shared by every query of the process
     return SearchSpace(variant, features, ytr, pca)
 
 

@@ -203,7 +203,7 @@ def _product_search(train, query, k_max, path, why, progress) -> Neighbours:
 def _candidates_and_certificate(train, query, k_max, path, why, progress) -> Neighbours:
     import torch
 
-    from core.knn.products import engine, sq_norms
+    from core.knn.products import engine, sq_norms, train_norms
 
     n, m = len(train), len(query)
     eng = engine(path, train)
@@ -231,7 +231,7 @@ def _candidates_and_certificate(train, query, k_max, path, why, progress) -> Nei
                 progress(done, m * n)
     cand = torch.cat(best_i).cpu().numpy()
     cand_keys = torch.cat(best_v).double().cpu().numpy()  # (n_queries, n_cand)
-    tn, qn = sq_norms(train), sq_norms(query)
+    tn, qn = train_norms(train), sq_norms(query)
     cand_sq = _candidate_sqdist(train, query, tn, qn, cand)
     # Check the products on every call: the candidates' keys must be their exact values
     # (int8) or lie within the rounding bound (float32). Worst-case operands decided the

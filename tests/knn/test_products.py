@@ -299,3 +299,24 @@ def test_a_remembered_int8_decision_that_is_no_longer_exact_is_decided_again(
     monkeypatch.setattr(torch, "_int_mm", _saturating_int_mm)  # int8 now saturates
     again = product_plan()
     assert again.path != "int8" and not again.exact["int8"]
+
+
+def test_the_norms_of_a_read_only_training_set_are_computed_once():
+    from core.knn import products
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (500, 28, 28), dtype=np.uint8)
+    rows = train.reshape(500, -1)
+    assert products.train_norms(rows) is not products.train_norms(rows)  # writeable: never kept
+    train.flags.writeable = False
+    first = products.train_norms(train.reshape(500, -1))
+    np.testing.assert_array_equal(first, products.sq_norms(rows))
+    assert products.train_norms(train.reshape(500, -1)) is first  # another view, the same memo
+    shifted = products.train_norms(train.reshape(500, -1), 128)
+    np.testing.assert_array_equal(shifted, products.sq_norms(rows, 128))
+    before = len(products._TRAIN_NORMS)
+    del train, rows
+    import gc
+
+    gc.collect()
+    assert len(products._TRAIN_NORMS) == before - 2  # gone with the array
