@@ -36,7 +36,7 @@ PAGE_BUDGET_S, K_BUDGET_S = 1.5, 0.3
 QUIET_MS = 700
 PAGES = (
     "results", "data", "knn", "cross-validation", "augmentation", "splines", "cnn", "errors",
-    "compare", "draw", "map", "image", "suspicious",
+    "compare", "calibration", "draw", "map", "image", "suspicious",
 )  # fmt: skip
 _HOME = "data"
 _DEFAULT = "results"  # the app's default page: its link and address are "/"
@@ -65,12 +65,26 @@ def _check_warm(page, path: str) -> None:
         )
 
 
+def _k_change(page, repeat: int) -> tuple[str, float, float]:
+    """K moved with the keyboard on the KNN page: the median of ``repeat`` moves."""
+    _go(page, "knn")
+    slider = page.get_by_role("slider")
+    times = []
+    for i in range(repeat + 1):  # the first move warms the other K's caches
+        slider.focus()
+        key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+        times.append(_measure(page, lambda key=key: page.keyboard.press(key), "/knn"))
+    return "K change (KNN page, keyboard)", statistics.median(times[1:]), K_BUDGET_S
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", nargs="+", choices=PAGES, help="these pages (and the reference)")
     args = parser.parse_args()
+    pages = [p for p in PAGES if not args.only or p in args.only or p == _HOME]
     rows = []
     with serve() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -78,7 +92,7 @@ def main() -> None:
         page.set_default_timeout(120_000)
         page.goto(f"{url}/{_HOME}")
         settled(page)
-        for path in PAGES:
+        for path in pages:
             _go(page, path)  # warm: its caches filled
             settled(page)
             _check_warm(page, path)
@@ -87,15 +101,8 @@ def main() -> None:
                 _go(page, _HOME if path != _HOME else "results")
                 times.append(_go(page, path))
             rows.append((f"page {path}", statistics.median(times), PAGE_BUDGET_S))
-        _go(page, "knn")
-        slider = page.get_by_role("slider")
-        times = []
-        for i in range(args.repeat + 1):
-            slider.focus()
-            key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
-            t = _measure(page, lambda key=key: page.keyboard.press(key), "/knn")
-            times.append(t)
-        rows.append(("K change (KNN page, keyboard)", statistics.median(times[1:]), K_BUDGET_S))
+        if not args.only or "knn" in args.only:
+            rows.append(_k_change(page, args.repeat))
         browser.close()
     ref = next(t for name, t, _ in rows if name == f"page {_HOME}")
     print(

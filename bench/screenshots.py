@@ -22,11 +22,17 @@ VIEWS = {
     "results": ("/", "MNIST results explorer"),
     "knn-cell-7-2": ("/knn?k=5&cell=7-2", "True 7, predicted 2"),
     "splines": ("/splines", "Spline halos"),
-    "deformable": ("/splines", "Templates that bend"),
+    "deformable": ("/splines?sp_section=A+test+image%2C+rigid+and+bent", "Templates that bend"),
     "cnn": ("/cnn?cnn_section=Patterns", "Convolutional networks"),
     "draw": ("/draw", "Draw a digit"),
-    "idm-field": ("/image?image=115", "With distortion: its nearest training image"),
+    "idm-field": ("/image?image=115&image_section=Distortion+KNN", "IDM-nearest"),
     "suspicious": ("/suspicious", "Suspicious labels"),
+    "calibration": ("/calibration?t=0.9", "Reliability diagram"),
+    "compare-a-b": (
+        "/compare?a=CNN%3A+modern&b=KNN%3A+distortion+%28IDM%2C+%C2%B12+px%2C+K%3D1%2C+uniform%29"
+        "&compare_view=A+against+B&ab=4-9",
+        "Is the difference real?",
+    ),
     "review": ("/suspicious?view=review+one+by+one", "Suspicious labels"),  # then its queue
     "map": ("/map", "A map of the test set"),
 }

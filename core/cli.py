@@ -4,8 +4,9 @@ Subcommands: ``dashboard`` (serve the app), ``fetch`` and ``info`` (the data and
 cache), ``methods`` (every registered method and its status), ``compute`` (methods, or
 everything the pages use, in this process with a progress bar; a dashboard shows them
 as running), ``report`` (every cached figure), ``cache`` (list, clear), ``marks`` (a
-person's verdicts on labels: :mod:`core.cli_marks`), and the chapter commands ``knn``,
-``splines``, ``cnn`` (:mod:`core.cli_chapters`).
+person's verdicts on labels: :mod:`core.cli_marks`), ``compare`` and ``calibration``
+(:mod:`core.cli_analysis`), and the chapter commands ``knn``, ``splines``, ``cnn``
+(:mod:`core.cli_chapters`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from core import cache, cli_chapters, cli_marks, untrusted
+from core import cache, cli_analysis, cli_chapters, cli_marks, untrusted
 from core.cache import CACHE_ENV, cache_root, list_entries
 from core.data import (
     DATA_DIR_ENV,
@@ -392,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     _result_commands(sub)
     cli_chapters.add_commands(sub)
     cli_marks.add_commands(sub)
+    cli_analysis.add_commands(sub)
     # Streamlit's own options (--server.port …) go through `dashboard` untouched.
     args, extra = parser.parse_known_args(argv)
     if args.command == "dashboard":

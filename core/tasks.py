@@ -22,6 +22,12 @@ def _method(progress: Progress, id: str) -> None:
     methods.get(id)._compute(progress)
 
 
+def _held_out(progress: Progress, id: str) -> None:
+    from core import cnn
+
+    cnn.held_out(methods.get(id).config, progress)
+
+
 def _knn_neighbours(progress: Progress, variant: str, fold: int | None) -> None:
     knn.neighbours(knn.NeighbourConfig(variant=variant, fold=fold), progress)
 
@@ -92,6 +98,11 @@ def _check_method(id: str) -> None:
     methods.get(id)
 
 
+def _check_held_out(id: str) -> None:
+    if not isinstance(methods.get(id), methods.CnnMethod):
+        raise ExplorerError(f"held-out outputs: expected a network's method id, found {id!r}")
+
+
 def _check_neighbours(variant: str, fold: int | None) -> None:
     knn.NeighbourConfig(variant=variant, fold=fold)
 
@@ -108,6 +119,7 @@ def _check_nothing() -> None:
 _TASKS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
     "method": (_method, _check_method),
     "knn-neighbours": (_knn_neighbours, _check_neighbours),
+    "cnn-held-out": (_held_out, _check_held_out),
     "knn-folds": (_knn_folds, _check_folds),
     "splines-report-table": (_spline_table, _check_nothing),
     "map": (_map, _check_map),
@@ -153,6 +165,15 @@ def neighbours_task(variant: str, fold: int | None) -> Task:
         "knn-neighbours",
         {"variant": variant, "fold": fold},
         title=f"the {variant} neighbours of fold {fold + 1}",
+    )
+
+
+def held_out_task(method_id: str) -> Task:
+    """A network's outputs on the training images it held out, and its temperature."""
+    return Task(
+        "cnn-held-out",
+        {"id": method_id},
+        title=f"the temperature of {methods.get(method_id).name}, on its held-out images",
     )
 
 

@@ -45,6 +45,12 @@ PAGES = {
     ],
     "All methods": [
         st.Page("views/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+        st.Page(
+            "views/calibration.py",
+            title="Calibration",
+            icon=":material/speed:",
+            url_path="calibration",
+        ),
         st.Page("views/draw.py", title="Draw a digit", icon=":material/draw:", url_path="draw"),
         st.Page(
             "views/map.py", title="Map of the data", icon=":material/scatter_plot:", url_path="map"

@@ -103,6 +103,19 @@ def require_entry(method: Method, stop: bool = True) -> Result | None:
     )
 
 
+def network_held_out(method: methods.CnnMethod) -> Result | None:
+    """A network's outputs on the training images it held out, with the temperature
+    fitted on them; offered for computing (beside the page's other content) when missing."""
+    return require(
+        f"the temperature of {method.name} (its outputs on the training images it held out)",
+        lambda: entry(cnn.HELD_OUT[method.model], method.config),
+        tasks.held_out_task(method.id),
+        "a few seconds",
+        key=f"held-out:{method.id}",
+        stop=False,
+    )
+
+
 # -- chapter 1: neighbour lists by variant and fold, votes by K ---------------------------
 
 

@@ -134,12 +134,17 @@ def square_image_axes(fig: go.Figure, title: str) -> None:
     )
 
 
-def confusion_matrix(cm: np.ndarray, selected: tuple[int, int] | None = None) -> go.Figure:
+def confusion_matrix(
+    cm: np.ndarray,
+    selected: tuple[int, int] | None = None,
+    axes: tuple[str, str] = ("true", "predicted"),
+) -> go.Figure:
     """A confusion matrix drawn as square scatter markers, so that cells can be selected.
 
-    Row = true digit, column = predicted digit. Each marker carries ``customdata`` =
-    (true, predicted, count): a box selection in the browser returns it. (Heatmap
-    traces return no selection in Streamlit, hence markers.)
+    Row = true digit, column = predicted digit (``axes``: what rows and columns are).
+    Each marker carries ``customdata`` = (true, predicted, count): a box selection in
+    the browser returns it. (Heatmap traces return no selection in Streamlit, hence
+    markers.)
     """
     from plotly.colors import sample_colorscale
 
@@ -161,7 +166,7 @@ def confusion_matrix(cm: np.ndarray, selected: tuple[int, int] | None = None) ->
             textfont={"size": 11, "color": list(ink)},
             customdata=np.stack([true, pred, counts], axis=1),
             marker={"symbol": "square", "size": 36, "color": list(colours), "line": {"width": 0}},
-            hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: "
+            hovertemplate=f"{axes[0]} %{{customdata[0]}}, {axes[1]} %{{customdata[1]}}: "
             "%{customdata[2]} images<extra></extra>",
             selected={"marker": {"opacity": 1}},
             unselected={"marker": {"opacity": 1}},
@@ -177,8 +182,8 @@ def confusion_matrix(cm: np.ndarray, selected: tuple[int, int] | None = None) ->
             line={"color": "#1f77b4", "width": 3},
         )
     axis = {"tickmode": "array", "tickvals": list(range(n)), "showgrid": False, "zeroline": False}
-    fig.update_xaxes(title="predicted digit", side="top", range=[-0.6, n - 0.4], **axis)
-    fig.update_yaxes(title="true digit", range=[n - 0.4, -0.6], **axis)
+    fig.update_xaxes(title=f"{axes[1]} digit", side="top", range=[-0.6, n - 0.4], **axis)
+    fig.update_yaxes(title=f"{axes[0]} digit", range=[n - 0.4, -0.6], **axis)
     fig.update_layout(
         height=470,
         width=470,
@@ -361,4 +366,38 @@ def data_map(
         yaxis={"visible": False, "scaleanchor": "x"},
         margin={"t": 40, "b": 10, "l": 10, "r": 10},
     )
+    return fig
+
+
+def reliability(tables: dict) -> go.Figure:
+    """Reliability diagram: each method's accuracy against its mean confidence per bin
+    (:func:`core.calibration.reliability` tables; a marker's size grows with its images),
+    beside the diagonal of perfect calibration."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line={"dash": "dot", "color": "#999"},
+            name="calibrated",
+        )
+    )
+    for name, table in tables.items():
+        full = table[table["images"] > 0]
+        fig.add_trace(
+            go.Scatter(
+                x=full["confidence"],
+                y=full["accuracy"],
+                mode="lines+markers",
+                name=name,
+                marker={"size": 4 + 3 * np.log10(full["images"].to_numpy() + 1)},
+                customdata=full[["images", "lo", "hi"]].to_numpy(),
+                hovertemplate="confidence %{customdata[1]:.2f}–%{customdata[2]:.2f}: "
+                "%{customdata[0]} images, mean %{x:.3f}, right %{y:.1%}<extra>%{fullData.name}"
+                "</extra>",
+            )
+        )
+    fig.update_xaxes(title="confidence (top score)", range=[0, 1.02])
+    fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(height=380, margin={"t": 10, "b": 10}, legend={"orientation": "h"})
     return fig

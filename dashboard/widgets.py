@@ -3,6 +3,7 @@ template before and after it bent."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -19,14 +20,31 @@ ERRORS = "errors"  # the picker's other choice: every image off the diagonal
 PICKS = [ERRORS, *CELLS]
 
 
-def _pick_label(pick: str) -> str:
-    """The picker's label of a choice. It must depend on the choice alone: the browser
-    sends back the label it was shown, and Streamlit maps it to a choice with this
-    run's labels, so a label holding a count that changed since would map to nothing."""
-    if pick == ERRORS:
-        return "every error (all cells off the diagonal)"
-    true, pred = parse_cell(pick)
-    return f"true {true}, predicted {pred}"
+@dataclass(frozen=True)
+class Axes:
+    """What a drill-down matrix crosses: its rows and columns, and the words for its
+    cells on and off the diagonal (a confusion matrix by default; two methods' answers
+    on the Compare page)."""
+
+    rows: str = "true"
+    columns: str = "predicted"
+    every: str = "every error"  # the images of every cell off the diagonal
+    off: str = "errors"  # what they are
+    same: str = "correct"  # an image of a diagonal cell
+    differ: str = "misclassified"  # an image off it
+
+    def pick_label(self, pick: str) -> str:
+        """The picker's label of a choice. It must depend on the choice alone: the
+        browser sends back the label it was shown, and Streamlit maps it to a choice
+        with this run's labels, so a label holding a count that changed since would
+        map to nothing."""
+        if pick == ERRORS:
+            return f"{self.every} (all cells off the diagonal)"
+        row, column = parse_cell(pick)
+        return f"{self.rows} {row}, {self.columns} {column}"
+
+
+CONFUSION = Axes()
 
 
 def download(frame: pd.DataFrame, name: str, key: str | None = None, index: bool = True) -> None:
@@ -139,6 +157,8 @@ def confusion_drilldown(
     link: dict | None = None,
     keyboard: bool = True,
     default: str | None = None,
+    axes: Axes = CONFUSION,
+    labels: np.ndarray | None = None,
 ) -> str:
     """A confusion matrix whose chosen cell opens the gallery of exactly those images.
 
@@ -149,7 +169,9 @@ def confusion_drilldown(
     (default 0..N-1), ``scores`` (N, 10) the class scores that rank the gallery, ``link``
     what the image pages it opens should show (the method, its settings); ``keyboard``:
     P / N turn the gallery's pages (one gallery per page should have it); ``default``:
-    the pick when the URL has none (else the cell with the most errors).
+    the pick when the URL has none (else the cell with the most errors). ``axes``: what
+    ``y_true`` and ``y_pred`` are when they are not labels and predictions (two methods'
+    answers), ``labels`` then the images' labels, for the gallery.
 
     Returns the pick: ``"true-predicted"`` or ``"errors"``.
     """
@@ -160,12 +182,14 @@ def confusion_drilldown(
     pick = st.session_state[key]
     cell = None if pick == ERRORS else parse_cell(pick)
     digits = range(10)
-    cm_frame = pd.DataFrame(cm, pd.Index(digits, name="true"), pd.Index(digits, name="predicted"))
+    cm_frame = pd.DataFrame(
+        cm, pd.Index(digits, name=axes.rows), pd.Index(digits, name=axes.columns)
+    )
 
     left, right = st.columns([5, 6])
     with left:
         st.plotly_chart(
-            figures.confusion_matrix(cm, selected=cell),
+            figures.confusion_matrix(cm, selected=cell, axes=(axes.rows, axes.columns)),
             key=f"{key}_chart",
             on_select=lambda: _from_chart(f"{key}_chart", key),
             selection_mode=("points", "box"),
@@ -174,8 +198,8 @@ def confusion_drilldown(
         )
     with right:
         st.caption(
-            "Click a count (rows: true digit, columns: predicted) or drag a box over "
-            "a cell of the chart to open its images."
+            f"Click a count (rows: {axes.rows}, columns: {axes.columns}) or drag a box "
+            "over a cell of the chart to open its images."
         )
         st.dataframe(
             cm_frame.rename(columns=str),
@@ -186,17 +210,17 @@ def confusion_drilldown(
         )
         picker, errors_button = st.columns([3, 2], vertical_alignment="bottom")
         picker.selectbox(
-            "Cell (true-predicted)",
+            f"Cell ({axes.rows}-{axes.columns})",
             PICKS,
             key=key,
-            format_func=_pick_label,
-            help="the counts are in the table and the chart; “every error” opens them all",
+            format_func=axes.pick_label,
+            help=f"the counts are in the table and the chart; “{axes.every}” opens them all",
         )
         errors_button.button(
-            f"All {int(errors.sum())} errors",
+            f"All {int(errors.sum())} {axes.off}",
             key=f"{key}_all",
             icon=":material/error:",
-            help="every misclassified image in one gallery, ranked by the scores",
+            help=f"every {axes.differ} image in one gallery, ranked by the scores",
             on_click=_pick,
             args=(key, ERRORS),
             disabled=pick == ERRORS,
@@ -204,17 +228,18 @@ def confusion_drilldown(
         to_url(key)
         download(cm_frame, f"confusion-{key}")
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labels = y_true if labels is None else np.asarray(labels)
     pick = st.session_state[key]
     if pick == ERRORS:
         rows = np.flatnonzero(y_true != y_pred)
-        title = "every error"
-        st.markdown(f"**Every error: {len(rows)} misclassified {split} images**")
+        title = axes.every
+        st.markdown(f"**{title[0].upper()}{title[1:]}: {len(rows)} {axes.differ} {split} images**")
     else:
         true, pred = parse_cell(pick)
         rows = np.flatnonzero((y_true == true) & (y_pred == pred))
-        title = f"true {true}, predicted {pred}"
-        kind = "correct" if true == pred else "misclassified"
-        st.markdown(f"**True {true}, predicted {pred}: {len(rows)} {kind} {split} images**")
+        title = axes.pick_label(pick)
+        kind = axes.same if true == pred else axes.differ
+        st.markdown(f"**{title[0].upper()}{title[1:]}: {len(rows)} {kind} {split} images**")
     if not len(rows):
         st.caption("No image in this cell.")
         return pick
@@ -222,22 +247,30 @@ def confusion_drilldown(
     gallery(
         rows,
         images=images,
-        labels=y_true,
+        labels=labels,
         scores=scores,
         ids=None if index_base is None else np.asarray(index_base),
         split=split,
         key=f"{key}_gallery",
         title=title,
         link=link,
-        caption=lambda r: error_caption(
-            r if index_base is None else int(index_base[r]),
-            y_true[r],
-            y_pred[r],
-            None if scores is None else scores[r, y_pred[r]],
+        caption=lambda r: (
+            error_caption(
+                r if index_base is None else int(index_base[r]),
+                y_true[r],
+                y_pred[r],
+                None if scores is None else scores[r, y_pred[r]],
+            )
+            if axes == CONFUSION
+            else f"#{r}: {labels[r]}; {y_true[r]}, {y_pred[r]}"
         ),
         keyboard=keyboard,
     )
-    listing = pd.DataFrame({f"{split} index": ids, "true": y_true[rows], "predicted": y_pred[rows]})
+    listing = pd.DataFrame(
+        {f"{split} index": ids, axes.rows: y_true[rows], axes.columns: y_pred[rows]}
+    )
+    if axes != CONFUSION:
+        listing.insert(1, "label", labels[rows])
     if scores is not None:
         listing[[f"p({d})" for d in range(10)]] = scores[rows]
     download(listing, f"images-{key}-{pick}", index=False)

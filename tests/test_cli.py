@@ -88,3 +88,29 @@ def test_dashboard_passes_streamlit_options_through(monkeypatch):
     assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("dashboard/app.py")
     assert argv[-2:] == ["--server.port", "8600"]
     assert argv[argv.index("--server.address") + 1] == "localhost"  # unless overridden
+
+
+def test_compare_and_calibration_of_two_cached_methods(cached_copy, mnist_test):
+    from core import calibration, jobs, methods, significance, tasks
+
+    env = {"MNIST_EXPLORER_CACHE": str(cached_copy.parent.parent)}
+    a, b = "splines-report-corrected-w1", "splines-report-faithful-w1"
+    missing = _run("compare", a, b, env=env)
+    assert missing.returncode == 2 and f"{a}: expected a computed method" in missing.stderr
+    for method_id in (a, b):
+        assert tasks.run_here(methods.get(method_id).task()).state == jobs.DONE
+    out = _run("compare", a, b, "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    ra, rb = methods.get(a).result(), methods.get(b).result()
+    expected = significance.paired(a, b, ra.predictions, rb.predictions, mnist_test[1])
+    assert found == json.loads(json.dumps(expected.as_dict()))
+    assert found["a_only"] + found["both_right"] == round(found["a_accuracy"] * 10_000)
+    text = _run("compare", a, b, env=env).stdout
+    assert "McNemar's exact" in text and "95% interval" in text
+    rows = json.loads(_run("calibration", "--json", env=env).stdout)
+    assert [r["id"] for r in rows] == [m.id for m in methods.all_methods() if m.id in (a, b)]
+    summary = calibration.summary(ra.scores, mnist_test[1])
+    assert next(r for r in rows if r["id"] == a) == {"id": a, **summary}
+    unknown = _run("calibration", "knn-raw", env=env)
+    assert unknown.returncode == 2 and "knn-raw: expected a computed method" in unknown.stderr

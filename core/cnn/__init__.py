@@ -24,20 +24,22 @@ from core.cnn.patterns import (
 )
 from core.cnn.runs import (
     CONFIGS,
+    HELD_OUT,
     STORES,
     cached_results,
     config_of,
     describe,
+    held_out,
     history_frame,
     load_model,
     trained,
 )
-from core.cnn.train import MODELS, CnnConfig, device, to_tensor, train
+from core.cnn.train import MODELS, CnnConfig, device, to_tensor, train, validation_split
 
 __all__ = [
-    "CONFIGS", "MODELS", "PATTERNS", "STORES", "ZONE_ROWS", "ZONES", "cached_results",
-    "CnnConfig", "config_of", "describe", "device", "fired_patterns", "history_frame",
+    "CONFIGS", "HELD_OUT", "MODELS", "PATTERNS", "STORES", "ZONE_ROWS", "ZONES", "cached_results",
+    "CnnConfig", "config_of", "describe", "device", "fired_patterns", "held_out", "history_frame",
     "load_model", "ModernCNN", "pattern_picture", "pattern_share", "pattern_stats",
     "pattern_tiles", "pattern_triples", "PatternNet", "saliency", "to_tensor", "train",
-    "trained", "triple_rank", "zone_crops",
+    "trained", "validation_split", "triple_rank", "zone_crops",
 ]  # fmt: skip

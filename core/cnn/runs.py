@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from core import calibration
 from core.cache import Result, Store
-from core.cnn.train import CnnConfig, build, evaluate, to_tensor, train
+from core.cnn.train import CnnConfig, build, evaluate, to_tensor, train, validation_split
 from core.data import DATA_CHECKSUM, load_mnist
+from core.errors import ExplorerError
 from core.progress import Progress
 
 # Bumped when a change alters what a model computes or records: 2 = the repaired network's
@@ -16,6 +18,9 @@ from core.progress import Progress
 # cross-entropy alone (without the usage penalty).
 CODE_VERSIONS = {"pattern-faithful": 1, "pattern-repaired": 3, "modern": 2}
 STORES = {m: Store(f"cnn-{m}", DATA_CHECKSUM, v) for m, v in CODE_VERSIONS.items()}
+# A network's outputs on the training images it held out, with the temperature fitted on
+# them: versioned with the network they come from.
+HELD_OUT = {m: Store(f"cnn-{m}-held-out", DATA_CHECKSUM, v) for m, v in CODE_VERSIONS.items()}
 _WEIGHT = "weight:"  # prefix of state_dict entries among the cached arrays
 
 # The report's training (annex, chapter 3) for both pattern networks, and our reference.
@@ -74,6 +79,40 @@ def trained(config: CnnConfig, progress: Progress | None = None) -> Result:
         return arrays, history
 
     return STORES[config.model].get_or_compute(config, compute)
+
+
+def held_out(config: CnnConfig, progress: Progress | None = None) -> Result:
+    """The trained network's outputs on the training images its training held out for
+    validation (never the test set), and the softmax temperature fitted on them.
+
+    Arrays ``index`` (into the training set) and ``log_probs``; meta ``temperature`` and
+    the held-out log-likelihood before and after it. Trains the network if it is missing.
+    """
+
+    def compute():
+        if not config.val_split:
+            raise ExplorerError(
+                f"{config.model}: its training held out no image (val_split 0), so it has no "
+                "temperature to fit"
+            )
+        model = load_model(trained(config, progress), config)
+        xtr, ytr = load_mnist("train")
+        if config.train_limit:
+            xtr, ytr = xtr[: config.train_limit], ytr[: config.train_limit]
+        index = validation_split(config, len(xtr))[0].numpy()
+        x = to_tensor(xtr[index], config, next(model.parameters()).device)
+        log_probs = evaluate(model, x, config.batch)["log_probs"].numpy().astype(np.float64)
+        scores, labels = np.exp(log_probs), ytr[index]
+        temperature = calibration.fit_temperature(scores, labels)
+        meta = {
+            "temperature": temperature,
+            "images": len(index),
+            "nll": calibration.nll(scores, labels),
+            "nll_tempered": calibration.nll(calibration.tempered(scores, temperature), labels),
+        }
+        return {"index": index.astype(np.int64), "log_probs": log_probs.astype(np.float32)}, meta
+
+    return HELD_OUT[config.model].get_or_compute(config, compute)
 
 
 def cached_results() -> list[Result]:

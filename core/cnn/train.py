@@ -78,6 +78,17 @@ def to_tensor(images: np.ndarray, config: CnnConfig, dev: torch.device) -> torch
     return (x - _MEAN) / _STD if config.normalise else x
 
 
+def validation_split(
+    config: CnnConfig, n: int, gen: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(held-out, fitted) indices into the ``n`` training images of ``config``'s training:
+    the first draw of its seeded generator (``gen``, or a new one seeded the same)."""
+    gen = gen if gen is not None else torch.Generator().manual_seed(config.seed)
+    order = torch.randperm(n, generator=gen)
+    n_val = round(config.val_split * n)
+    return order[:n_val], order[n_val:]
+
+
 def _shifted(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
     # Each image moved by its own random (dy, dx) in [-s, s]², zeros brought in.
     n, s = len(x), max_shift
@@ -118,9 +129,8 @@ def train(
     if config.train_limit:
         images, labels = images[: config.train_limit], labels[: config.train_limit]
     x, y = to_tensor(images, config, dev), torch.from_numpy(labels.astype(np.int64)).to(dev)
-    order = torch.randperm(len(x), generator=gen).to(dev)
-    n_val = round(config.val_split * len(x))
-    val, fit = order[:n_val], order[n_val:]
+    val, fit = (part.to(dev) for part in validation_split(config, len(x), gen))
+    n_val = len(val)
     model = build(config).to(dev)
     if config.model == "modern":  # faster convolutions on the CPU
         model, x = (

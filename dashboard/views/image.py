@@ -178,82 +178,82 @@ with right:
             },
         )
 
-knn_tab, spline_tab, pattern_tab, cnn_tab = st.tabs(
-    ["KNN neighbours", "Spline templates", "Pattern network", "Modern CNN: where it looked"]
-)
 
-with knn_tab:
+def _knn() -> None:
+    """Its nearest training images under the Euclidean distance, and their vote."""
     variants = [v for v in knn.VARIANTS if cached.entry(knn.STORE, knn.NeighbourConfig(v))]
     if not variants:
         st.info("No KNN neighbours cached yet (the KNN page computes them).")
-    else:
-        c1, c2, c3 = st.columns([3, 3, 2])
-        variant = c1.selectbox(
-            "Training set", variants, **url.bound("variant", variants[0], variants)
+        return
+    c1, c2, c3 = st.columns([3, 3, 2])
+    variant = c1.selectbox("Training set", variants, **url.bound("variant", variants[0], variants))
+    k = c2.slider("K", 1, 20, knn.REPORT_K, **url.bound("k", knn.REPORT_K, knn.K_RANGE))
+    weights = c3.radio(
+        "Weighting",
+        knn.WEIGHTS[::-1],
+        horizontal=True,
+        **url.bound("weights", knn.REPORT_WEIGHTS, knn.WEIGHTS),
+    )
+    config = knn.NeighbourConfig(variant)
+    entry = cached.entry(knn.STORE, config)
+    votes = cached.votes(variant, None, k, weights)[1][index]
+    neighbour_images, about = knn.query_neighbours(entry, config, index, k)
+    a, b = st.columns([1, 3])
+    a.plotly_chart(figures.score_bars(votes, label), key="img_votes")
+    a.caption(f"The vote of the {k} nearest ({weights}): {int(votes.argmax())}.")
+    with b:
+        # Each neighbour opens the page of the training image it was made from.
+        originals = np.asarray(about["index"]) % len(mnist("train")[1])
+        thumbnails(
+            list(neighbour_images),
+            [
+                f"{row['training image']}: {row['label']} · {row['distance']:.0f}"
+                for _, row in about.iterrows()
+            ],
+            [{"image": int(i), "split": "train"} for i in originals],
+            key="img_neighbours",
+            columns=min(k, 10),
         )
-        k = c2.slider("K", 1, 20, knn.REPORT_K, **url.bound("k", knn.REPORT_K, knn.K_RANGE))
-        weights = c3.radio(
-            "Weighting",
-            knn.WEIGHTS[::-1],
-            horizontal=True,
-            **url.bound("weights", knn.REPORT_WEIGHTS, knn.WEIGHTS),
-        )
-        config = knn.NeighbourConfig(variant)
-        entry = cached.entry(knn.STORE, config)
-        votes = cached.votes(variant, None, k, weights)[1][index]
-        neighbour_images, about = knn.query_neighbours(entry, config, index, k)
-        a, b = st.columns([1, 3])
-        a.plotly_chart(figures.score_bars(votes, label), key="img_votes")
-        a.caption(f"The vote of the {k} nearest ({weights}): {int(votes.argmax())}.")
-        with b:
-            # Each neighbour opens the page of the training image it was made from.
-            originals = np.asarray(about["index"]) % len(mnist("train")[1])
-            thumbnails(
-                list(neighbour_images),
-                [
-                    f"{row['training image']}: {row['label']} · {row['distance']:.0f}"
-                    for _, row in about.iterrows()
-                ],
-                [{"image": int(i), "split": "train"} for i in originals],
-                key="img_neighbours",
-                columns=min(k, 10),
-            )
-            st.dataframe(about, hide_index=True, width="stretch")
+        st.dataframe(about, hide_index=True, width="stretch")
 
-    st.markdown("**With distortion: its nearest training image, bent onto it**")
+
+def _distortion() -> None:
+    """Its nearest training image under the distortion model, bent onto it."""
     bend = methods.get("knn-idm")
     if cached.entry(bend.store, bend.config) is None:
         st.info(
             "The distortion KNN is not computed yet (the KNN page's “Distortion” option offers it)."
         )
-    else:
-        story = cached.idm_story(index)
-        nearest = story["neighbours"].iloc[0]
-        st.markdown(
-            f"IDM-nearest: training image {nearest['training image']}, a "
-            f"**{nearest['label']}**; its {len(story['neighbours'])} nearest say "
-            f"{', '.join(map(str, story['neighbours']['label']))}. Each arrow goes from a "
-            "pixel of this image to the pixel of the training image it matched "
-            f"(at most ±{bend.config.window}); the bent image is the training image with "
-            "every pixel taken from where it matched."
-        )
-        cols = st.columns([2, 2, 2, 5], vertical_alignment="center")
-        panels = (
-            (figures.digit_image(story["query"], f"#{index} as compared", 240), "query"),
-            (figures.digit_image(story["images"][0], f"nearest: {nearest['label']}", 240), "ref"),
-            (figures.digit_image(story["warped"], f"bent onto #{index}", 240), "warped"),
-            (
-                overlays.displacement_field(
-                    story["images"][0], story["shift"], story["query"], "how pixels moved"
-                ).update_layout(height=460),
-                "field",
-            ),
-        )
-        for col, (fig, name) in zip(cols, panels, strict=True):
-            col.plotly_chart(fig, key=f"img_idm_{name}")
-        st.dataframe(story["neighbours"], hide_index=True, width="stretch")
+        return
+    story = cached.idm_story(index)
+    nearest = story["neighbours"].iloc[0]
+    st.markdown(
+        f"IDM-nearest: training image {nearest['training image']}, a "
+        f"**{nearest['label']}**; its {len(story['neighbours'])} nearest say "
+        f"{', '.join(map(str, story['neighbours']['label']))}. Each arrow goes from a "
+        "pixel of this image to the pixel of the training image it matched "
+        f"(at most ±{bend.config.window}); the bent image is the training image with "
+        "every pixel taken from where it matched."
+    )
+    cols = st.columns([2, 2, 2, 5], vertical_alignment="center")
+    panels = (
+        (figures.digit_image(story["query"], f"#{index} as compared", 240), "query"),
+        (figures.digit_image(story["images"][0], f"nearest: {nearest['label']}", 240), "ref"),
+        (figures.digit_image(story["warped"], f"bent onto #{index}", 240), "warped"),
+        (
+            overlays.displacement_field(
+                story["images"][0], story["shift"], story["query"], "how pixels moved"
+            ).update_layout(height=460),
+            "field",
+        ),
+    )
+    for col, (fig, name) in zip(cols, panels, strict=True):
+        col.plotly_chart(fig, key=f"img_idm_{name}")
+    st.dataframe(story["neighbours"], hide_index=True, width="stretch")
 
-with spline_tab:
+
+def _splines() -> None:
+    """The report's, learned and deformable templates that fit it."""
     width = st.slider("Halo width", 0, 4, 1, **url.bound("width", 1, splines.WIDTHS))
     distances = splines.scores(images[index][None], width, "corrected")[0]
     report_scores = splines.class_scores(distances[None] / 255.0)[0]
@@ -308,62 +308,79 @@ with spline_tab:
         said = int(cached.deform_distances(width)[index].argmin())
         deformation_story(bent.arrays, index, images[index], label, said, width, "img")
 
-with pattern_tab:
+
+def _patterns() -> None:
+    """The patterns its three zones fire in the repaired pattern network."""
     entry = cached.entry(cnn.STORES["pattern-repaired"], cnn.CONFIGS["pattern-repaired"])
     if entry is None:
         st.info("The repaired pattern network is not trained yet (the CNNs page trains it).")
-    else:
-        activations = entry.arrays["activations"]
-        test_labels = mnist("test")[1]
-        found = cnn.triple_rank(activations, test_labels, index)
-        top, middle, bottom = found["triple"]
-        rank = (
-            f"the {found['rank']}ᵗʰ commonest of {found['distinct']} triples among the "
-            f"{label}s ({found['images']} images, {found['share']:.1%})"
-            if found["rank"]
-            else f"a triple no other {label} fires"
+        return
+    activations = entry.arrays["activations"]
+    test_labels = mnist("test")[1]
+    found = cnn.triple_rank(activations, test_labels, index)
+    top, middle, bottom = found["triple"]
+    rank = (
+        f"the {found['rank']}ᵗʰ commonest of {found['distinct']} triples among the "
+        f"{label}s ({found['images']} images, {found['share']:.1%})"
+        if found["rank"]
+        else f"a triple no other {label} fires"
+    )
+    st.markdown(f"Patterns fired: top **{top}**, middle **{middle}**, bottom **{bottom}**: {rank}.")
+    cols = st.columns(3)
+    for zone, (col, pattern) in enumerate(zip(cols, found["triple"], strict=True)):
+        tiles, _, n_fire = cnn.pattern_tiles(images, activations, zone, pattern, top=0)
+        crop = cnn.zone_crops(images[index : index + 1], zone)[0]
+        col.plotly_chart(
+            figures.gallery(
+                np.stack([crop, tiles[0]]),
+                [0, 1],
+                [
+                    f"#{index}, {cnn.ZONES[zone]} zone",
+                    f"pattern {pattern}: mean of {n_fire} crops",
+                ],
+                cols=2,
+            ),
+            key=f"img_zone_{zone}",
         )
-        st.markdown(
-            f"Patterns fired: top **{top}**, middle **{middle}**, bottom **{bottom}**: {rank}."
-        )
-        cols = st.columns(3)
-        for zone, (col, pattern) in enumerate(zip(cols, found["triple"], strict=True)):
-            tiles, _, n_fire = cnn.pattern_tiles(images, activations, zone, pattern, top=0)
-            crop = cnn.zone_crops(images[index : index + 1], zone)[0]
-            col.plotly_chart(
-                figures.gallery(
-                    np.stack([crop, tiles[0]]),
-                    [0, 1],
-                    [
-                        f"#{index}, {cnn.ZONES[zone]} zone",
-                        f"pattern {pattern}: mean of {n_fire} crops",
-                    ],
-                    cols=2,
-                ),
-                key=f"img_zone_{zone}",
-            )
 
-with cnn_tab:
+
+def _cnn() -> None:
+    """Where the modern CNN looked (integrated gradients)."""
     modern = methods.get("cnn-modern")
     entry = cached.entry(modern.store, modern.config)
     if entry is None:
         st.info("The modern CNN is not trained yet (the CNNs page trains it).")
-    else:
-        probs = results[modern.name].scores[index]
-        said = int(probs.argmax())
-        second = int(np.argsort(probs)[-2])
-        targets = [said, label] if said != label else [said, second]
-        attributions = cached.saliency(modern.id, entry.path.name, index, tuple(targets))
-        cols = st.columns(3)
-        cols[0].plotly_chart(figures.score_bars(probs, label), key="img_cnn_probs")
-        for col, target, attribution in zip(cols[1:], targets, attributions, strict=True):
-            col.plotly_chart(
-                overlays.saliency(
-                    images[index], attribution, f"for {target} ({probs[target]:.2f})"
-                ),
-                key=f"img_saliency_{target}",
-            )
-        st.caption(
-            "Integrated gradients (captum) from a blank image: red pixels raise the "
-            "digit's probability, blue ones lower it; the contour is the ink."
+        return
+    probs = results[modern.name].scores[index]
+    said = int(probs.argmax())
+    second = int(np.argsort(probs)[-2])
+    targets = [said, label] if said != label else [said, second]
+    attributions = cached.saliency(modern.id, entry.path.name, index, tuple(targets))
+    cols = st.columns(3)
+    cols[0].plotly_chart(figures.score_bars(probs, label), key="img_cnn_probs")
+    for col, target, attribution in zip(cols[1:], targets, attributions, strict=True):
+        col.plotly_chart(
+            overlays.saliency(images[index], attribution, f"for {target} ({probs[target]:.2f})"),
+            key=f"img_saliency_{target}",
         )
+    st.caption(
+        "Integrated gradients (captum) from a blank image: red pixels raise the "
+        "digit's probability, blue ones lower it; the contour is the ink."
+    )
+
+
+# One section at a time, as on the CNN page: all five at once took the browser two
+# seconds on a 2-core CPU (ten charts and four tables).
+SECTIONS = {
+    "KNN neighbours": _knn,
+    "Distortion KNN": _distortion,
+    "Spline templates": _splines,
+    "Pattern network": _patterns,
+    "Modern CNN: where it looked": _cnn,
+}
+names = list(SECTIONS)
+tabs = st.tabs(names, on_change="rerun", **url.bound("image_section", names[0], names))
+for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
+    if tab.open:
+        with tab:
+            draw()

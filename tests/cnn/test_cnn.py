@@ -207,3 +207,34 @@ def test_pattern_share_tiles_and_history_for_a_page(mnist_test):
     frame = history_frame({"train_loss": [1.0, 0.5], "val_accuracy": [0.8, 0.9], "x": [1]})
     assert list(frame.columns) == ["epoch", "train_loss", "val_accuracy"]
     assert frame["epoch"].tolist() == [1, 2]
+
+
+def test_held_out_outputs_are_those_the_training_validated_on(tmp_cache, cached_copy):
+    from core.cnn.runs import held_out
+
+    cfg = CnnConfig(model="pattern-repaired", optimizer="adam", **SMALL)
+    history = trained(cfg).meta
+    found = held_out(cfg)
+    index, log_probs = found.arrays["index"], torch.from_numpy(found.arrays["log_probs"])
+    assert len(index) == round(0.25 * 1536) == found.meta["images"]
+    assert index.max() < 1536 and len(np.unique(index)) == len(index)
+    # The same images in the same order: the training's last validation figures again.
+    from core.data import load_mnist
+
+    labels = torch.from_numpy(load_mnist("train")[1][index].astype(np.int64))
+    assert float(F.nll_loss(log_probs, labels)) == pytest.approx(history["val_loss"][-1], 1e-5)
+    accuracy = float((log_probs.argmax(1) == labels).float().mean())
+    assert accuracy == pytest.approx(history["val_accuracy"][-1])
+    assert found.meta["nll_tempered"] <= found.meta["nll"] + 1e-9
+    assert held_out(cfg).path == found.path  # cached
+    with pytest.raises(ExplorerError, match="held out no image"):
+        held_out(CnnConfig(model="pattern-repaired", epochs=1, train_limit=256, val_split=0))
+
+
+def test_the_held_out_task_takes_a_network_only():
+    from core import tasks
+
+    tasks.check_task("cnn-held-out", {"id": "cnn-modern"})
+    with pytest.raises(ExplorerError, match="expected a network's method id, found 'knn-raw'"):
+        tasks.check_task("cnn-held-out", {"id": "knn-raw"})
+    assert tasks.held_out_task("cnn-modern").params == {"id": "cnn-modern"}

@@ -4,6 +4,7 @@ worker processes, as in the served app; the tests wait for them, then rerun the 
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -11,7 +12,19 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import cnn, jobs, knn, maps, marks, methods, metrics, splines, suspicious, tasks
+from core import (
+    calibration,
+    cnn,
+    jobs,
+    knn,
+    maps,
+    marks,
+    methods,
+    metrics,
+    splines,
+    suspicious,
+    tasks,
+)
 from core.cnn import CnnConfig
 from core.knn import NeighbourConfig
 from tests.conftest import REPO
@@ -61,6 +74,24 @@ def test_every_page_renders_on_an_empty_cache(cached_copy, page):
     at = open_page(page)
     keys = [b.key for b in at.button]
     assert len(keys) == len(set(keys))
+
+
+SECTIONS = {  # the image page's sections, each with what it says on an empty cache
+    "KNN neighbours": "No KNN neighbours cached yet",
+    "Distortion KNN": "The distortion KNN is not computed yet",
+    "Spline templates": "Learned templates not computed yet",
+    "Pattern network": "The repaired pattern network is not trained yet",
+    "Modern CNN: where it looked": "The modern CNN is not trained yet",
+}
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_the_image_page_draws_only_the_section_opened(cached_copy, section):
+    at = open_page("image", image="7", image_section=section)
+    said = [i.value for i in at.info]
+    assert [m for m in SECTIONS.values() if any(m in s for s in said)] == [SECTIONS[section]]
+    # The report's templates need nothing cached: drawn in their section alone.
+    assert bool(at.get("plotly_chart")[1:]) == (section == "Spline templates")
 
 
 @pytest.mark.slow
@@ -121,13 +152,17 @@ def test_augmentation_page(mnist_dir, mnist_train, mnist_test):
 
 def test_spline_page_width_slider(cached_copy):
     at = open_page("splines")
-    # The accuracy table is missing in this empty cache: the button computes it.
-    click_and_wait(at, "compute:splines-report")
+    # The templates' section alone: two drawings and figure 2.1's three steps, no table.
+    assert len(at.get("plotly_chart")) == 5 and not at.dataframe
     for width in (0, 3):
         at.slider(key="sp_width").set_value(width).run()
         expected = int((splines.corrected_templates(width)[2] > 0).sum())
         assert any(f"Halo pixels of the whole template: {expected} of" in c.value
                    for c in at.caption)  # fmt: skip
+    # The accuracy table is missing in this empty cache: its section's button computes it.
+    at = open_page("splines", sp_section="Accuracy against width")
+    assert not any("Halo pixels" in c.value for c in at.caption)
+    click_and_wait(at, "compute:splines-report")
     table = at.dataframe[0].value
     acc = table.set_index(["templates", "width"]).loc[("report, corrected", 0), "accuracy"]
     assert acc == pytest.approx(0.3794, abs=1e-4)
@@ -188,7 +223,7 @@ def test_a_damaged_cache_entry_is_reported_in_the_page_and_offered_again(cached_
     data = bytearray(arrays.read_bytes())
     data[len(data) // 2] ^= 0xFF
     arrays.write_bytes(bytes(data))
-    at = open_page("splines")
+    at = open_page("splines", sp_section="Accuracy against width")
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and "discarding unreadable entry" in warnings[0]
     assert "checksum of arrays.npz differs" in warnings[0]
@@ -266,7 +301,7 @@ def test_knn_page_distortion_option_and_an_images_displacement_field(mnist_test)
     assert at.selectbox(key="variant").disabled
     # An error's page: its IDM-nearest, bent onto it, and the arrows of every moved pixel.
     index = int(np.flatnonzero(knn.idm_predict(result, 3, "distance")[0] != y)[0])
-    page = open_page("image", image=str(index))
+    page = open_page("image", image=str(index), image_section="Distortion KNN")
     shown = next(d.value for d in page.dataframe if "IDM distance" in d.value.columns)
     assert shown["IDM distance"].tolist() == result.arrays["distances"][index].tolist()
     config = knn.IdmConfig()
@@ -287,7 +322,7 @@ def test_spline_page_deformable_templates_and_the_width_slider(mnist_test):
     _, y = mnist_test
     config = splines.DeformConfig()
     result = splines.deformable_splines(config)  # the project cache's, computed if missing
-    at = open_page("splines", sp_image="8")
+    at = open_page("splines", sp_image="8", sp_section="A test image, rigid and bent")
     expected = np.mean(result.arrays["test_pred"] == y)
     assert metric(at, f"Test accuracy at width {config.halo}") == f"{expected:.2%}"
     said = int(result.arrays["test_pred"][8])
@@ -462,3 +497,70 @@ def test_the_umap_map_is_computed_in_the_background_and_drawn(cached_copy):
     ids = np.concatenate([array(t["customdata"]) for t in drawn])
     positions = np.concatenate([np.stack([array(t["x"]), array(t["y"])], 1) for t in drawn])
     np.testing.assert_allclose(positions[np.argsort(ids)], xy, rtol=1e-5)
+
+
+def test_the_calibration_page_its_threshold_and_its_confident_mistakes(cached_copy, mnist_test):
+    _, y = mnist_test
+    ids = ["splines-report-corrected-w1", "splines-report-faithful-w1"]
+    for method_id in ids:
+        assert tasks.run_here(methods.get(method_id).task()).state == jobs.DONE
+    at = open_page("calibration")
+    shown = at.table[0].value.set_index("method")
+    for method_id in ids:
+        method = methods.get(method_id)
+        expected = calibration.ece(method.result().scores, y)
+        assert float(shown.loc[method.name, "ECE"]) == pytest.approx(expected, abs=5e-5)
+    name = methods.get(ids[0]).name
+    at.multiselect(key="cal_methods").set_value([name]).run()
+    scores = methods.get(ids[0]).result().scores
+    confidence, pred = scores.max(1), scores.argmax(1)
+    for t in (0.3, 0.15, 0.3):  # the threshold moved, and back
+        at.select_slider(key="t").set_value(t).run()
+        assert not at.exception, at.exception
+        sure = confidence >= t
+        kept = next(m for m in at.metric if m.label == name)
+        assert kept.value == f"{np.mean(pred[sure] == y[sure]):.2%}"
+        assert kept.delta.startswith(f"{int(sure.sum())} images kept")
+        wrong = int(((pred != y) & sure).sum())
+        assert heading(at, rf"(\d+) mistakes of .* at confidence ≥ {t:g}").group(1) == str(wrong)
+    assert open_page("calibration", t="0.15").select_slider(key="t").value == 0.15  # a link
+    refused = open_page("calibration", t="2")
+    assert refused.select_slider(key="t").value == 0.5
+    assert any("t='2' ignored" in t.value for t in refused.toast)
+
+
+def test_the_calibration_page_and_the_cli_scale_a_network_by_its_held_out_temperature(
+    cached_copy, mnist_test, monkeypatch, capsys
+):
+    # A small network in the registry's place (the page and the CLI run in this process).
+    small = CnnConfig(
+        model="pattern-repaired", epochs=1, train_limit=2000, optimizer="adam", val_split=0.25
+    )
+    net = methods.CnnMethod("pattern-repaired", "seconds", 5, config=small)
+    monkeypatch.setitem(methods._registry(), net.id, net)
+    cnn.trained(small)
+    _, y = mnist_test
+    scores = net.result().scores
+    at = open_page("calibration")
+    assert float(at.table[0].value.set_index("method").loc[net.name, "ECE"]) == pytest.approx(
+        calibration.ece(scores, y), abs=5e-5
+    )
+    at.toggle(key="cal_tempered").set_value(True).run()
+    assert not at.exception, at.exception
+    assert f"compute:held-out:{net.id}" in [b.key for b in at.button]  # offered, not fitted
+    temperature = cnn.held_out(small).meta["temperature"]
+    for on in (True, False, True):  # fitted since: the figures follow the toggle
+        at.toggle(key="cal_tempered").set_value(on).run()
+        assert not at.exception, at.exception
+        row = at.table[0].value.set_index("method").loc[net.name]
+        shown = calibration.tempered(scores, temperature) if on else scores
+        assert float(row["ECE"]) == pytest.approx(calibration.ece(shown, y), abs=5e-5)
+        assert ("at temperature" in row["scores are"]) is on
+    from core import cli
+
+    assert cli.main(["calibration", net.id, "--tempered", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == [net.id, f"{net.id} (T={temperature:.3f})"]
+    assert rows[1]["ECE"] == pytest.approx(
+        calibration.ece(calibration.tempered(scores, temperature), y)
+    )

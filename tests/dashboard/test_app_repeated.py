@@ -9,9 +9,10 @@ The real-browser twin of these tests is ``test_e2e_walk.py``.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from core import cnn, jobs, knn, methods, metrics, tasks
+from core import cnn, jobs, knn, methods, metrics, significance, tasks
 from core.cnn import CnnConfig
 from core.knn import NeighbourConfig
 from tests.dashboard.test_app_pages import heading, metric, open_page
@@ -104,6 +105,9 @@ def test_compare_and_errors_pages_method_switched_three_times(cached_copy, mnist
         assert at.selectbox(key="b").value == names[0]  # B stays where it was
     right_a, right_b = (methods.get(i).result().predictions == y for i in (ids[0], ids[1]))
     at.selectbox(key="b").set_value(names[1]).run()
+    pred_a, pred_b = (methods.get(i).result().predictions for i in (ids[0], ids[1]))
+    said = significance.paired(names[0], names[1], pred_a, pred_b, y).sentence()
+    assert any(said in m.value for m in at.markdown)  # McNemar and the interval, for A and B
     expected = {
         "A right, B wrong": right_a & ~right_b,
         "A wrong, B right": ~right_a & right_b,
@@ -128,6 +132,45 @@ def test_compare_and_errors_pages_method_switched_three_times(cached_copy, mnist
         n = int(((y == 4) & (pred == 9)).sum())
         assert heading(at, r"True 4, predicted 9: (\d+)").group(1) == str(n)
     assert at.query_params["method"] == "knn-raw"
+
+
+def test_compare_a_against_b_and_three_methods_wrong_or_right(cached_copy, mnist_test):
+    _, y = mnist_test
+    ids = ["knn-raw", "splines-report-corrected-w1", "splines-report-faithful-w1"]
+    for method_id in ids:
+        assert tasks.run_here(methods.get(method_id).task()).state == "done"
+    pred = {methods.get(i).name: methods.get(i).result().predictions for i in ids}
+    names = list(pred)
+    at = open_page("compare", a=names[0], b=names[1], compare_view="A against B")
+    for cell in ("4-9", "7-1", "3-3"):  # three cells in a row, the last one agreed
+        at.selectbox(key="ab").set_value(cell).run()
+        assert not at.exception, at.exception
+        a, b = (int(v) for v in cell.split("-"))
+        n = int(((pred[names[0]] == a) & (pred[names[1]] == b)).sum())
+        kind = "agreed" if a == b else "disputed"
+        assert heading(at, rf"A {a}, B {b}: (\d+) {kind}").group(1) == str(n)
+    at.button(key="ab_all").click().run()
+    n = int((pred[names[0]] != pred[names[1]]).sum())
+    assert heading(at, r"Every disagreement: (\d+) disputed").group(1) == str(n)
+
+    at = open_page("compare", compare_view="Three or more methods")
+    assert set(at.multiselect(key="agree_methods").value) == set(names)  # every cached one
+    right = {n: p == y for n, p in pred.items()}
+    for wrong in ([names[0]], [names[1], names[2]], []):
+        at.multiselect(key="agree_wrong").set_value(wrong).run()
+        assert not at.exception, at.exception
+        mask = np.ones(len(y), bool)
+        for n in names:
+            mask &= ~right[n] if n in wrong else right[n]
+        assert heading(at, r"\*\*(\d+) test images\*\* on which").group(1) == str(mask.sum())
+    at.multiselect(key="agree_wrong").set_value(names[1:]).run()
+    at.multiselect(key="agree_methods").set_value(names[:2]).run()  # one wrong one unchosen
+    assert not at.exception, at.exception
+    assert at.multiselect(key="agree_wrong").value == names[1:2]
+    mask = right[names[0]] & ~right[names[1]]
+    assert heading(at, r"\*\*(\d+) test images\*\* on which").group(1) == str(mask.sum())
+    at.multiselect(key="agree_methods").set_value(names[:1]).run()
+    assert "Choose two methods or more." in [i.value for i in at.info]
 
 
 def test_the_image_page_links_each_neighbour_and_the_knn_table_names_its_digits(cached_copy):
