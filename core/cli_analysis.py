@@ -5,7 +5,9 @@ McNemar test, bootstrap 95% interval of the accuracy difference); ``calibration 
 [--json]`` gives each cached method's top-2 accuracy, ECE, Brier score and NLL.
 ``--corrected`` reads both against the test labels with a person's corrections instead;
 ``calibration --tempered`` adds each network temperature-scaled (fitted on the training
-images its training held out).
+images its training held out). ``duplicates [--json]`` lists the near-duplicates between
+and within the training and test sets, and each method's accuracy on the test images
+with a training twin and on the others.
 """
 
 from __future__ import annotations
@@ -83,8 +85,51 @@ def _calibration(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duplicates(args: argparse.Namespace) -> int:
+    from core import duplicates, methods
+    from core.progress import tqdm_progress
+
+    wanted = args.kinds or list(duplicates.KINDS)
+    for split in ("test", "train"):
+        if f"{split}-{split}" in wanted and duplicates.cached_twins(split) is None:
+            with tqdm_progress(f"the {split} set's nearest other images", unit="pairs") as p:
+                duplicates.twins(duplicates.TwinConfig(split), p)
+    threshold = {"euclidean": args.threshold, "distortion": args.distortion_threshold}
+    limits = {k: threshold["distortion" if "distortion" in k else "euclidean"] for k in wanted}
+    kinds = {}
+    for kind, limit in limits.items():
+        missing = duplicates.what_is_missing(kind)
+        if missing is not None:
+            kinds[kind] = {"missing": missing}
+            continue
+        found = duplicates.pairs(kind, limit)
+        kinds[kind] = {"count": len(found), "pairs": found.to_dict(orient="records")}
+    accuracy = []
+    if "pairs" in kinds.get("test-train", {}):
+        twin = duplicates.with_twin("test-train", threshold["euclidean"])
+        cached = {m.id: r.predictions for m in methods.all_methods() if (r := m.result())}
+        table = duplicates.accuracy_with_and_without(twin, cached, _labels(False))
+        accuracy = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    if args.json:
+        print(json.dumps({"thresholds": threshold, "kinds": kinds, "accuracy": accuracy}))
+        return 0
+    for kind, found in kinds.items():
+        if "missing" in found:
+            print(f"{kind}: not cached yet ({found['missing']})")
+            continue
+        print(f"{kind}: {found['count']} pairs closer than {limits[kind]:g}")
+        for p in found["pairs"][: args.show]:
+            a, b = f"{p['a']} ({p['label_a']})", f"{p['b']} ({p['label_b']})"
+            print(f"  {a:>10}  {b:>10}  {p['distance']:,.1f}")
+    if accuracy:
+        print(f"\n{'method':<40} {'with a twin':>11} {'without':>8}")
+        for r in accuracy:
+            print(f"{r['method']:<40} {r['with a twin']:>11.2%} {r['without']:>8.2%}")
+    return 0
+
+
 def add_commands(sub) -> None:
-    """The ``compare`` and ``calibration`` subcommands."""
+    """The ``compare``, ``calibration`` and ``duplicates`` subcommands."""
     comp = sub.add_parser("compare", help="whether two methods differ: McNemar, bootstrap")
     comp.add_argument("a", help="a method id (see `methods`)")
     comp.add_argument("b", help="another method id")
@@ -101,3 +146,27 @@ def add_commands(sub) -> None:
         help="add each network temperature-scaled on the training images it held out",
     )
     cal.set_defaults(run=_calibration)
+    from core import duplicates
+
+    dup = sub.add_parser("duplicates", help="near-duplicates between and within train and test")
+    dup.add_argument(
+        "--threshold",
+        type=float,
+        default=duplicates.EUCLIDEAN,
+        help=f"Euclidean distance on 0..255 pixels (default {duplicates.EUCLIDEAN:g})",
+    )
+    dup.add_argument(
+        "--distortion-threshold",
+        type=float,
+        default=duplicates.DISTORTION,
+        help=f"distortion (IDM) distance (default {duplicates.DISTORTION:,.0f})",
+    )
+    dup.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=duplicates.KINDS,
+        help="these kinds of pairs only (default: all; the missing within-split searches are run)",
+    )
+    dup.add_argument("--show", type=int, default=10, help="pairs printed per kind (text only)")
+    dup.add_argument("--json", action="store_true", help="as JSON, every pair")
+    dup.set_defaults(run=_duplicates)

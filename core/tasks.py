@@ -28,6 +28,18 @@ def _held_out(progress: Progress, id: str) -> None:
     cnn.held_out(methods.get(id).config, progress)
 
 
+def _twins(progress: Progress, split: str) -> None:
+    from core import duplicates
+
+    duplicates.twins(duplicates.TwinConfig(split), progress)
+
+
+def _cnn_features(progress: Progress) -> None:
+    from core import similar
+
+    similar.cnn_features(progress)
+
+
 def _knn_neighbours(progress: Progress, variant: str, fold: int | None) -> None:
     knn.neighbours(knn.NeighbourConfig(variant=variant, fold=fold), progress)
 
@@ -103,6 +115,12 @@ def _check_held_out(id: str) -> None:
         raise ExplorerError(f"held-out outputs: expected a network's method id, found {id!r}")
 
 
+def _check_twins(split: str) -> None:
+    from core import duplicates
+
+    duplicates.TwinConfig(split)
+
+
 def _check_neighbours(variant: str, fold: int | None) -> None:
     knn.NeighbourConfig(variant=variant, fold=fold)
 
@@ -120,6 +138,8 @@ _TASKS: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
     "method": (_method, _check_method),
     "knn-neighbours": (_knn_neighbours, _check_neighbours),
     "cnn-held-out": (_held_out, _check_held_out),
+    "twins": (_twins, _check_twins),
+    "cnn-features": (_cnn_features, _check_nothing),
     "knn-folds": (_knn_folds, _check_folds),
     "splines-report-table": (_spline_table, _check_nothing),
     "map": (_map, _check_map),
@@ -175,6 +195,16 @@ def held_out_task(method_id: str) -> Task:
         {"id": method_id},
         title=f"the temperature of {methods.get(method_id).name}, on its held-out images",
     )
+
+
+def twins_task(split: str) -> Task:
+    """Each image's nearest other image of ``split`` (the near-duplicates within it)."""
+    return Task("twins", {"split": split}, title=f"the {split} set's nearest other images")
+
+
+def features_task() -> Task:
+    """The modern CNN's features of the 70,000 images (for images like this one)."""
+    return Task("cnn-features", {}, title="the modern CNN's features of every image")
 
 
 def folds_task(variant: str = "raw", cv_scheme: str = "report") -> Task:

@@ -19,6 +19,12 @@ PAGES = {
     ],
     "Data": [
         st.Page("views/data.py", title="Overview", icon=":material/grid_view:", url_path="data"),
+        st.Page(
+            "views/duplicates.py",
+            title="Near-duplicates",
+            icon=":material/content_copy:",
+            url_path="duplicates",
+        ),
     ],
     "Chapter 1 · KNN": [
         st.Page("views/knn.py", title="KNN", icon=":material/hub:", url_path="knn"),

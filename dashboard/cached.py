@@ -116,6 +116,25 @@ def network_held_out(method: methods.CnnMethod) -> Result | None:
     )
 
 
+def cnn_features() -> Result | None:
+    """The modern CNN's features of every image; offered for computing (beside the page's
+    other content) when missing, and the network first when it is not trained."""
+    from core import similar
+
+    network = methods.get("cnn-modern")
+    if result(network) is None:
+        require_result(network, stop=False)
+        return None
+    return require(
+        "the modern CNN's features of the 70,000 images",
+        lambda: entry(similar.STORE, similar.feature_config()),
+        tasks.features_task(),
+        "about 15 to 45 seconds",
+        key="cnn-features",
+        stop=False,
+    )
+
+
 # -- chapter 1: neighbour lists by variant and fold, votes by K ---------------------------
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cnn, knn, marks, methods, splines, suspicious
+from core import cnn, knn, marks, methods, similar, splines, suspicious
 from dashboard import cached, figures, overlays, url
 from dashboard.data import mnist
 from dashboard.gallery import thumbnails
@@ -127,7 +127,43 @@ with left:
         "page lists them and `mnist-explorer marks export` writes them out."
     )
 
+
+def _like_this() -> None:
+    """Its nearest training and test images under three distances, each a link."""
+    st.caption(
+        "Its nearest images under three distances: Euclidean on the pixels (exact), the "
+        "distortion KNN's (each pixel free to move ±2 pixels, deskewed; test images, from "
+        "its cache) and Euclidean on the modern CNN's 64 features. Each thumbnail says its "
+        "label and distance, and opens its page."
+    )
+    found = {
+        ("Euclidean", among): similar.euclidean(split, index, among) for among in similar.SPLITS
+    }
+    if split == "test":
+        near = similar.distortion(index)
+        if near is None:
+            st.caption("The distortion KNN is not cached yet: the KNN page computes it.")
+        else:
+            found[("distortion", "train")] = near
+    features = cached.cnn_features()
+    if features is not None:
+        for among in similar.SPLITS:
+            found[("CNN features", among)] = similar.by_features(features, split, index, among)
+    for (distance, among), frame in found.items():
+        pool = mnist(among)[0]
+        st.markdown(f"**{distance}: the nearest {among} images**")
+        thumbnails(
+            [pool[i] for i in frame["index"]],
+            [f"#{r.index}: {r.label} · {r.distance:,.0f}" for r in frame.itertuples()],
+            [{"image": int(i), "split": among} for i in frame["index"]],
+            key=f"like_{distance.replace(' ', '_')}_{among}",
+            columns=8,
+        )
+
+
 if split == "train":
+    st.subheader("Images like this")
+    _like_this()
     with right:
         found = suspicious.train_evidence(compute=False)
         if found is None:
@@ -377,6 +413,7 @@ SECTIONS = {
     "Spline templates": _splines,
     "Pattern network": _patterns,
     "Modern CNN: where it looked": _cnn,
+    "Images like this": _like_this,
 }
 names = list(SECTIONS)
 tabs = st.tabs(names, on_change="rerun", **url.bound("image_section", names[0], names))

@@ -315,6 +315,27 @@ def test_knn_page_distortion_option_and_an_images_displacement_field(mnist_test)
     )  # the field: image, arrows, their heads, pixels matched in place
     moved = ((field["shift"] != 0).any(axis=-1) & (query > 0)).sum()
     assert len(arrows[1]["x"]) == 3 * moved and len(charts) >= 4
+    # Images like this: its IDM-nearest training images, each original once, nearest first.
+    page = open_page("image", image=str(index), image_section="Images like this")
+    originals = result.arrays["keys"][index] % 60000
+    _, first = np.unique(originals, return_index=True)
+    expected = [f"image={i}&split=train" for i in originals[np.sort(first)][:8]]
+    links = [link.proto.query_string for link in page.get("page_link")]
+    at_distortion = [m.value for m in page.markdown].index(
+        "**distortion: the nearest train images**"
+    )
+    assert at_distortion > 0 and links[16:24] == expected  # after the two Euclidean rows
+    # Near-duplicates under the distortion distance: every test image closer than it.
+    from core import duplicates
+
+    under = 8_000_000
+    close = result.arrays["distances"][:, 0] < under
+    pairs = duplicates.pairs("test-train (distortion)", under)
+    assert sorted(pairs["a"]) == np.flatnonzero(close).tolist()
+    twins = result.arrays["keys"][pairs["a"].to_numpy(), 0] % 60000  # originals of copies
+    np.testing.assert_array_equal(pairs["b"], twins)
+    page = open_page("duplicates", kind="test-train (distortion)", distortion_under=str(under))
+    assert metric(page, "Pairs") == f"{int(close.sum()):,}"
 
 
 @pytest.mark.slow
@@ -564,3 +585,67 @@ def test_the_calibration_page_and_the_cli_scale_a_network_by_its_held_out_temper
     assert rows[1]["ECE"] == pytest.approx(
         calibration.ece(calibration.tempered(scores, temperature), y)
     )
+
+
+def test_the_near_duplicates_page_threshold_kind_and_labels_that_differ(raw_neighbours, mnist_test):
+    from core import duplicates
+
+    result, _ = raw_neighbours
+    x, y = mnist_test
+    nearest = np.sqrt(result.arrays["sqdist"][:, 0].astype(np.float64))
+    at = open_page("duplicates")
+    for threshold in (400, 250, 400):  # the slider moved, and back
+        at.select_slider(key="under").set_value(threshold).run()
+        assert not at.exception, at.exception
+        twins = nearest < threshold
+        assert metric(at, "Pairs") == f"{int(twins.sum()):,}"
+        shown = heading(at, r"The (\d+) closest pairs").group(1)
+        assert int(shown) == min(48, int(twins.sum()))
+        accuracy = at.table[0].value.set_index("method")
+        pred = methods.get("knn-raw").result().predictions
+        expected = np.mean(pred[twins] == y[twins])
+        assert accuracy.loc["KNN: raw (K=4, distance)", "with a twin"] == pytest.approx(expected)
+    duplicates.twins(duplicates.TwinConfig("test"))
+    at.segmented_control(key="kind").set_value("test-test").run()
+    assert not at.exception, at.exception
+    pairs = duplicates.pairs("test-test", 400)
+    assert metric(at, "Pairs") == f"{len(pairs):,}"
+    differ = int((pairs["label_a"] != pairs["label_b"]).sum())
+    assert metric(at, "Twins with different labels") == f"{differ:,}"
+    at.toggle(key="dup_differ").set_value(True).run()
+    assert not at.exception, at.exception
+    if differ:
+        assert heading(at, r"The (\d+) closest pairs").group(1) == str(min(48, differ))
+    refused = open_page("duplicates", under="near")
+    assert any("under='near' ignored" in t.value for t in refused.toast)
+
+
+def _nearest_by_hand(pool: np.ndarray, query: np.ndarray, k: int, skip: int | None) -> list[int]:
+    """The ``k`` nearest rows of ``pool`` to ``query`` (exact int64 squared distances)."""
+    d = ((pool.reshape(len(pool), -1).astype(np.int64) - query.reshape(-1)) ** 2).sum(1)
+    if skip is not None:
+        d[skip] = np.iinfo(np.int64).max
+    return np.argsort(d, kind="stable")[:k].tolist()
+
+
+@pytest.mark.parametrize("split", ["test", "train"])
+def test_images_like_this_link_the_nearest_images_of_both_splits(
+    cached_copy, mnist_test, mnist_train, split
+):
+    index = 1901 if split == "test" else 7
+    at = open_page("image", image=str(index), split=split, image_section="Images like this")
+    assert not at.exception, at.exception
+    headings = [m.value for m in at.markdown if m.value.startswith("**Euclidean")]
+    assert headings == [
+        "**Euclidean: the nearest train images**",
+        "**Euclidean: the nearest test images**",
+    ]
+    query = (mnist_test if split == "test" else mnist_train)[0][index]
+    links = [link.proto.query_string for link in at.get("page_link")]
+    for among, (pool, _) in (("train", mnist_train), ("test", mnist_test)):
+        skip = index if among == split else None
+        expected = [f"image={i}&split={among}" for i in _nearest_by_hand(pool, query, 8, skip)]
+        shown = [q for q in links if q.endswith(f"split={among}")][:8]
+        assert shown == expected
+    # The CNN's features need the modern CNN: offered, not computed, on an empty cache.
+    assert "compute:method:cnn-modern" in [b.key for b in at.button]

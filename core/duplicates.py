@@ -1,0 +1,167 @@
+"""Near-duplicates between and within the training and test sets: how much the test set
+leaks into training, and whether the methods do better on the test images that have a
+twin there.
+
+A pair is two images closer than a threshold under one distance:
+
+- ``test-train`` (Euclidean): each test image's nearest training image, the exact search
+  of the raw KNN (its cached neighbours are read, nothing is searched again);
+- ``test-train (distortion)``: its IDM-nearest training image (deskewed, each pixel free
+  to match within ±2 pixels; cached by the distortion KNN), an augmented copy counted as
+  the image it was made from;
+- ``test-test`` and ``train-train`` (Euclidean): each image's nearest other image of its
+  own split, found by the same exact search and cached here (the training set's is a
+  minute of work: it runs in the job runner).
+
+Distances are on 0..255 pixels: a Euclidean distance of 300 is a root-mean-square
+difference of about 11 grey levels per pixel (MNIST's median nearest-training distance
+of a test image is about 1,100).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core import knn, methods
+from core.cache import Result, Store
+from core.data import DATA_CHECKSUM, load_mnist
+from core.errors import ExplorerError
+from core.progress import Progress
+
+KINDS = ("test-train", "test-train (distortion)", "test-test", "train-train")
+# Default thresholds: the Euclidean one keeps about the closest 0.4% of test images' nearest
+# training images, the distortion one about the same share of its own distances.
+EUCLIDEAN = 300.0
+DISTORTION = 6_000_000.0
+STORE = Store("twins", DATA_CHECKSUM, 1)
+
+
+@dataclass(frozen=True)
+class TwinConfig:
+    """The nearest other image of each image of one split (the cache key)."""
+
+    split: str = "test"
+
+    def __post_init__(self):
+        if self.split not in ("train", "test"):
+            raise ExplorerError(f"split: expected 'train' or 'test', found {self.split!r}")
+
+
+def twins(config: TwinConfig, progress: Progress | None = None) -> Result:
+    """Each image's nearest other image of its split, with the exact squared distance.
+
+    Arrays ``index`` (n,) and ``sqdist`` (n,). An exact duplicate of an image counts
+    (distance 0); the image itself does not.
+    """
+
+    def compute():
+        images = load_mnist(config.split)[0]
+        found = knn.nearest_neighbours(images, images, 2, progress=progress)
+        rows = np.arange(len(images))
+        # The image itself is one of its two nearest, at distance 0 (first, unless an exact
+        # duplicate of it ties with it): the other one is its twin.
+        other = np.where(found.indices[:, 0] == rows, 1, 0)
+        index = found.indices[rows, other].astype(np.int64)
+        sqdist = found.sqdist[rows, other].astype(np.int64)
+        return {"index": index, "sqdist": sqdist}, {"products": found.products}
+
+    return STORE.get_or_compute(config, compute)
+
+
+def cached_twins(split: str) -> Result | None:
+    return STORE.load(TwinConfig(split))
+
+
+def _nearest(kind: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each query's nearest image under ``kind`` and the distance, or None if not cached."""
+    if kind == "test-train":
+        found = knn.cached_neighbours(knn.NeighbourConfig())
+        if found is None:
+            return None
+        a = found.arrays
+        return a["indices"][:, 0].astype(np.int64), np.sqrt(a["sqdist"][:, 0].astype(np.float64))
+    if kind == "test-train (distortion)":
+        idm = methods.get("knn-idm")
+        found = idm.store.load(idm.config)
+        if found is None:
+            return None
+        keys = found.arrays["keys"][:, 0]
+        n_train = len(knn.training_labels(knn.NeighbourConfig()))
+        return keys % n_train, found.arrays["distances"][:, 0].astype(np.float64)
+    split = {"test-test": "test", "train-train": "train"}[kind]
+    found = cached_twins(split)
+    if found is None:
+        return None
+    return found.arrays["index"], np.sqrt(found.arrays["sqdist"].astype(np.float64))
+
+
+def what_is_missing(kind: str) -> str | None:
+    """What ``kind``'s pairs need that is not cached (None: nothing)."""
+    if kind not in KINDS:
+        raise ExplorerError(f"kind: expected one of {list(KINDS)}, found {kind!r}")
+    if _nearest(kind) is not None:
+        return None
+    return {
+        "test-train": "the raw KNN's neighbours (method knn-raw)",
+        "test-train (distortion)": "the distortion KNN (method knn-idm)",
+        "test-test": "the test set's nearest other images",
+        "train-train": "the training set's nearest other images",
+    }[kind]
+
+
+def pairs(kind: str, threshold: float) -> pd.DataFrame:
+    """The pairs of ``kind`` closer than ``threshold``, closest first: columns ``a`` (the
+    query: a test image, or a training image for train-train), ``b`` (its twin),
+    ``distance``, and their labels ``label_a``, ``label_b``. Within one split a pair is
+    listed once (a < b)."""
+    missing = what_is_missing(kind)
+    if missing is not None:
+        raise ExplorerError(f"{kind} pairs: expected {missing} in the cache, found none")
+    index, distance = _nearest(kind)
+    a = np.flatnonzero(distance < threshold)
+    frame = pd.DataFrame({"a": a, "b": index[a], "distance": distance[a]})
+    if kind in ("test-test", "train-train"):  # (i, j) and (j, i): once
+        lo, hi = np.minimum(frame["a"], frame["b"]), np.maximum(frame["a"], frame["b"])
+        frame = frame.assign(a=lo, b=hi).drop_duplicates(["a", "b"])
+    a_split, b_split = splits(kind)
+    frame["label_a"] = load_mnist(a_split)[1][frame["a"].to_numpy()].astype(np.int64)
+    frame["label_b"] = load_mnist(b_split)[1][frame["b"].to_numpy()].astype(np.int64)
+    return frame.sort_values(["distance", "a"], kind="stable").reset_index(drop=True)
+
+
+def splits(kind: str) -> tuple[str, str]:
+    """The splits of a pair's two images under ``kind``."""
+    return {"test-test": ("test", "test"), "train-train": ("train", "train")}.get(
+        kind, ("test", "train")
+    )
+
+
+def with_twin(kind: str, threshold: float) -> np.ndarray:
+    """(10000,) whether each test image has a training twin under ``kind`` (a test-train kind)."""
+    if not kind.startswith("test-train"):
+        raise ExplorerError(f"kind: expected a test-train kind, found {kind!r}")
+    found = np.zeros(10_000, bool)
+    found[pairs(kind, threshold)["a"].to_numpy()] = True
+    return found
+
+
+def accuracy_with_and_without(
+    twin: np.ndarray, predictions: dict[str, np.ndarray], labels: np.ndarray
+) -> pd.DataFrame:
+    """Each method's accuracy on the test images with a training twin and on the others."""
+    twin, labels = np.asarray(twin, bool), np.asarray(labels)
+    rows = []
+    for name, pred in predictions.items():
+        right = np.asarray(pred) == labels
+        rows.append(
+            {
+                "method": name,
+                "with a twin": float(right[twin].mean()) if twin.any() else float("nan"),
+                "without": float(right[~twin].mean()) if (~twin).any() else float("nan"),
+                "errors with a twin": int((~right[twin]).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
