@@ -36,7 +36,7 @@ PAGE_BUDGET_S, K_BUDGET_S = 1.5, 0.3
 QUIET_MS = 700
 PAGES = (
     "results", "data", "knn", "cross-validation", "augmentation", "splines", "cnn", "errors",
-    "compare", "calibration", "draw", "map", "image", "suspicious",
+    "compare", "calibration", "slices", "duplicates", "draw", "map", "image", "suspicious",
 )  # fmt: skip
 _HOME = "data"
 _DEFAULT = "results"  # the app's default page: its link and address are "/"

@@ -27,7 +27,12 @@ VIEWS = {
     "draw": ("/draw", "Draw a digit"),
     "idm-field": ("/image?image=115&image_section=Distortion+KNN", "IDM-nearest"),
     "suspicious": ("/suspicious", "Suspicious labels"),
-    "calibration": ("/calibration?t=0.9", "Reliability diagram"),
+    "calibration": ("/calibration?t=0.9", "Methods on the charts"),
+    "slices-features": (
+        "/slices?slices_view=Features+and+the+worst+slices&feature=stroke",
+        "Features and the worst slices",
+    ),
+    "duplicates": ("/duplicates", "Near-duplicates and leakage"),
     "compare-a-b": (
         "/compare?a=CNN%3A+modern&b=KNN%3A+distortion+%28IDM%2C+%C2%B12+px%2C+K%3D1%2C+uniform%29"
         "&compare_view=A+against+B&ab=4-9",

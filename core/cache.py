@@ -346,8 +346,8 @@ def clear(store: str | None = None, stale_only: bool = False) -> int:
     return removed
 
 
-# Folders that hold no computed result: the data, and a person's marks (core/marks.py).
-_NOT_RESULTS = {"MNIST", "marks"}
+# Folders that hold no computed result: the data, and a person's marks and slices.
+_NOT_RESULTS = {"MNIST", "marks", "slices"}
 
 
 def _method_folders(method: str | None) -> list[Path]:

@@ -57,6 +57,7 @@ PAGES = {
             icon=":material/speed:",
             url_path="calibration",
         ),
+        st.Page("views/slices.py", title="Slices", icon=":material/bookmarks:", url_path="slices"),
         st.Page("views/draw.py", title="Draw a digit", icon=":material/draw:", url_path="draw"),
         st.Page(
             "views/map.py", title="Map of the data", icon=":material/scatter_plot:", url_path="map"

@@ -135,6 +135,28 @@ def cnn_features() -> Result | None:
     )
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _image_features(stamps: tuple) -> pd.DataFrame:
+    from core import features
+
+    return features.test_features()
+
+
+def image_features() -> pd.DataFrame:
+    """The test images' features (:func:`core.features.test_features`), read again only
+    when one of the results they come from changes."""
+    from core import features
+
+    idm, learned = methods.get("knn-idm"), methods.get("splines-learned")
+    stamps = (
+        _stamp(features.STORE, features.FeatureConfig()),
+        _stamp(knn.STORE, knn.NeighbourConfig()),
+        _stamp(idm.store, idm.config),
+        _stamp(learned.store, learned.config),
+    )
+    return _image_features(stamps)
+
+
 # -- chapter 1: neighbour lists by variant and fold, votes by K ---------------------------
 
 

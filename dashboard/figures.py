@@ -369,6 +369,9 @@ def data_map(
     return fig
 
 
+_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22}  # a legend under the x title
+
+
 def reliability(tables: dict) -> go.Figure:
     """Reliability diagram: each method's accuracy against its mean confidence per bin
     (:func:`core.calibration.reliability` tables; a marker's size grows with its images),
@@ -399,5 +402,30 @@ def reliability(tables: dict) -> go.Figure:
         )
     fig.update_xaxes(title="confidence (top score)", range=[0, 1.02])
     fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
-    fig.update_layout(height=380, margin={"t": 10, "b": 10}, legend={"orientation": "h"})
+    fig.update_layout(height=380, margin={"t": 10, "b": 10}, legend=_BELOW)
+    return fig
+
+
+def coverage(curves: dict) -> go.Figure:
+    """Coverage–accuracy curves: keeping the images whose confidence is ≥ t, the share
+    kept against their accuracy, one line per method (:func:`core.calibration.coverage`
+    tables, thinned to at most 400 points each)."""
+    fig = go.Figure()
+    for name, table in curves.items():
+        step = max(1, len(table) // 400)
+        shown = table.iloc[np.unique(np.r_[np.arange(0, len(table), step), len(table) - 1])]
+        fig.add_trace(
+            go.Scatter(
+                x=shown["coverage"],
+                y=shown["accuracy"],
+                mode="lines" if len(shown) > 1 else "markers",  # one confidence: one point
+                name=name,
+                customdata=shown[["threshold", "kept"]].to_numpy(),
+                hovertemplate="confidence ≥ %{customdata[0]:.3f}: %{customdata[1]} images "
+                "(%{x:.1%}), right %{y:.2%}<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_xaxes(title="share of the images kept", range=[0, 1.02], tickformat=".0%")
+    fig.update_yaxes(title="accuracy of those kept", tickformat=".1%")
+    fig.update_layout(height=380, margin={"t": 10, "b": 10}, legend=_BELOW)
     return fig

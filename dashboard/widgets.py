@@ -13,6 +13,7 @@ import streamlit as st
 from core import metrics, splines
 from dashboard import figures, overlays
 from dashboard.gallery import gallery
+from dashboard.slicing import save_as_slice
 from dashboard.url import cell_text, parse_cell, to_url, url_state
 
 CELLS = [f"{t}-{p}" for t in range(10) for p in range(10)]
@@ -76,7 +77,7 @@ def table(
             styled = styled.format(precision=decimals, subset=frame.select_dtypes("float").columns)
         if percent:
             styled = styled.format("{:.1%}", subset=percent)
-        st.table(styled)
+        st.table(styled, hide_index=True)
     else:
         st.dataframe(frame, **kwargs)
     download(frame, name, index=not static)
@@ -266,6 +267,8 @@ def confusion_drilldown(
         ),
         keyboard=keyboard,
     )
+    if split == "test":
+        save_as_slice(ids, title, f"{title} ({key})", key=f"{key}_slice")
     listing = pd.DataFrame(
         {f"{split} index": ids, axes.rows: y_true[rows], axes.columns: y_pred[rows]}
     )

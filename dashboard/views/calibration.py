@@ -11,6 +11,7 @@ from core import calibration, methods, metrics
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import gallery
+from dashboard.slicing import save_as_slice
 from dashboard.widgets import table
 
 # What a method's ten scores are, by chapter: only the networks' are probabilities.
@@ -74,9 +75,12 @@ table(
 )
 
 names = list(by_name)
-best = overview["method"].tolist()
+# At first the most accurate network and the most accurate KNN whose votes are graded
+# (a K = 1 vote has one confidence: a single point on either chart).
+best = overview.sort_values("accuracy", ascending=False)["method"].tolist()
+graded = [n for n in best if len(np.unique(by_name[n][1].scores.max(axis=1))) > 2]
 default = [n for n in best if by_name[n][0].chapter == 3][:1] + [
-    n for n in best if by_name[n][0].chapter == 1
+    n for n in graded if by_name[n][0].chapter == 1
 ][:1]
 chosen = st.multiselect(
     "Methods on the charts",
@@ -96,13 +100,10 @@ with left:
         ),
         key="cal_reliability",
     )
-curves = pd.concat(
-    [calibration.coverage(by_name[n][1].scores, y_test).assign(method=n) for n in chosen]
-)
 with right:
     st.markdown("**Coverage and accuracy: keep the images whose confidence is ≥ t**")
     st.plotly_chart(
-        figures.lines(curves, "coverage", "accuracy", "method").update_traces(marker_size=0),
+        figures.coverage({n: calibration.coverage(by_name[n][1].scores, y_test) for n in chosen}),
         key="cal_coverage",
     )
 
@@ -151,4 +152,7 @@ if len(wrong_sure):
         link={"method": method.id},
         ranked=True,
         keyboard=True,
+    )
+    save_as_slice(
+        wrong_sure, f"{one}: mistakes at confidence ≥ {threshold:g}", "Calibration", "cal_slice"
     )

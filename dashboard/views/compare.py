@@ -8,6 +8,7 @@ from core import methods, metrics, significance
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import gallery
+from dashboard.slicing import save_as_slice
 from dashboard.widgets import ERRORS_PAGE, Axes, confusion_drilldown, table
 
 st.title("All methods side by side")
@@ -99,6 +100,7 @@ def _right_and_wrong() -> None:
         keyboard=True,
         caption=lambda i: f"#{i}: {y_test[i]}, A {pred_a[i]}, B {pred_b[i]}",
     )
+    save_as_slice(ids, f"{which}: A {first}, B {second}", "Compare", "compare_slice")
     listing = pd.DataFrame(
         {
             "test index": ids,
@@ -178,6 +180,9 @@ def _several() -> None:
             caption=lambda i: (
                 f"#{i}: {y_test[i]}, " + " ".join(str(available[n][i]) for n in wrong)
             ),
+        )
+        save_as_slice(
+            ids, "wrong: " + (", ".join(wrong) or "none"), "Compare, three or more", "agree_slice"
         )
 
 

@@ -10,6 +10,7 @@ from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import IMAGE_PAGE, gallery
 from dashboard.jobs import offer
+from dashboard.slicing import save_as_slice
 from dashboard.widgets import error_caption
 
 st.title("A map of the test set")
@@ -23,14 +24,17 @@ x_test, y_test = mnist("test")
 FEATURES = list(maps.FEATURES)
 COLOURS = ["true label", "prediction", "right or wrong", "suspicion"]
 c1, c2, c3 = st.columns([2, 2, 3])
+# Not bound: a bound widget carries its formatted label in the URL, not the features' key.
+url.url_state("features", "pixels", allowed=FEATURES)
 features = c1.selectbox(
     "Features",
     FEATURES,
     format_func=maps.FEATURES.get,
     help="what “alike” means: the raw pixels, the pixels once each digit is deskewed, or "
     "what the modern CNN's last layer sees",
-    **url.bound("features", "pixels", FEATURES),
+    key="features",
 )
+url.to_url("features")
 colour_by = c2.selectbox(
     "Colour by",
     COLOURS,
@@ -126,6 +130,12 @@ if len(chosen):
         caption=lambda i: error_caption(
             int(i), int(y_test[i]), int(y_test[i] if result is None else result.predictions[i])
         ),
+    )
+    save_as_slice(
+        chosen,
+        f"map selection of {len(chosen)}",
+        f"a selection on the map of {features}",
+        "map_slice",
     )
 else:
     st.caption("Nothing selected yet.")

@@ -506,6 +506,16 @@ def test_a_map_selection_opens_the_gallery_of_exactly_those_images(cached_copy, 
     at.run()
     scores = methods.get("knn-raw").result().scores
     assert _links(at) == metrics.sort_rows(np.array(chosen), scores, y, "confident").tolist()
+    # A link to the deskewed map opens it (the features' key in the URL, not their label),
+    # and the selection is saved as a slice by name.
+    deskewed = open_page("map", features="deskewed")
+    assert deskewed.selectbox(key="features").value == "deskewed"
+    at.text_input(key="map_slice_name").set_value("five from the map").run()
+    at.button(key="map_slice_save").click().run()
+    from core import slices
+
+    assert slices.get("five from the map").indices == tuple(sorted(chosen))
+    assert "a selection on the map of pixels" in slices.get("five from the map").source
 
 
 @pytest.mark.slow
@@ -649,3 +659,55 @@ def test_images_like_this_link_the_nearest_images_of_both_splits(
         assert shown == expected
     # The CNN's features need the modern CNN: offered, not computed, on an empty cache.
     assert "compute:method:cnn-modern" in [b.key for b in at.button]
+
+
+def test_slices_pasted_saved_from_compare_found_worst_and_reopened(cached_copy, mnist_test):
+    from core import features, slices
+
+    _, y = mnist_test
+    ids = ["splines-report-corrected-w1", "splines-report-faithful-w1"]
+    for method_id in ids:
+        assert tasks.run_here(methods.get(method_id).task()).state == jobs.DONE
+    pred = {methods.get(i).name: methods.get(i).result().predictions for i in ids}
+    at = open_page("slices")
+    assert "No slice saved yet" in at.info[0].value
+    at = open_page("slices", slices_view="New slice")
+    at.text_input(key="new_slice_name").set_value("my list")
+    at.text_area(key="new_slice_indices").set_value("3 four").run()
+    at.button(key="new_slice_save").click().run()
+    assert "found 'four'" in at.error[0].value and not slices.slices()
+    at.text_area(key="new_slice_indices").set_value("3, 17 40-42").run()
+    at.button(key="new_slice_save").click().run()
+    assert slices.get("my list").indices == (3, 17, 40, 41, 42)
+
+    at = open_page("slices", slice="my list")
+    shown = at.table[0].value.set_index("method")
+    for name, p in pred.items():
+        rows = [3, 17, 40, 41, 42]
+        assert shown.loc[name, "right"] == int((p[rows] == y[rows]).sum())
+        assert shown.loc[name, "from"] <= shown.loc[name, "accuracy"] <= shown.loc[name, "to"]
+
+    # From the Compare page: the images A gets right and B wrong, saved by name.
+    names = list(pred)
+    page = open_page("compare", a=names[0], b=names[1])
+    page.text_input(key="compare_slice_name").set_value("A right").run()
+    page.button(key="compare_slice_save").click().run()
+    assert not page.exception, page.exception
+    expected = np.flatnonzero((pred[names[0]] == y) & (pred[names[1]] != y))
+    assert slices.get("A right").indices == tuple(expected.tolist())
+
+    # The worst slice of a method, opened from the features tab, then deleted.
+    at = open_page("slices", slices_view="Features and the worst slices", feature="slant")
+    assert not at.exception, at.exception
+    frame = features.test_features()
+    by_bin = at.table[0].value
+    assert by_bin["images"].sum() == 10_000
+    at.selectbox(key="worst_method").set_value(names[0]).run()
+    worst = features.worst_slices(frame, pred[names[0]] == y)
+    at.button(key="worst_0").click().run()
+    assert not at.exception, at.exception
+    opened = at.selectbox(key="slice").value
+    assert opened.startswith(f"{names[0]}, worst: ")
+    assert slices.get(opened).size == worst.iloc[0]["images"]
+    at.button(key="slice_delete").click().run()
+    assert opened not in slices.slices()

@@ -235,6 +235,48 @@ def test_the_map_coloured_by_right_or_wrong_and_a_box_of_it(app, page):
     page.screenshot(path=ARTIFACTS / "map-right-or-wrong.png")
 
 
+def test_a_slice_saved_from_a_lasso_on_the_map_and_reopened_from_its_url(app, page):
+    from urllib.parse import quote
+
+    url, _ = app
+    page.goto(f"{url}/map")
+    _no_exception(page, "map for a lasso")
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(500)
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    page.locator(".js-plotly-plot .modebar-btn[data-val='lasso']").first.click(force=True)
+    cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    page.mouse.move(cx, cy - 120)
+    page.mouse.down()
+    for dx, dy in ((110, -40), (140, 60), (40, 130), (-90, 100), (-130, 0), (-60, -110)):
+        page.mouse.move(cx + dx, cy + dy, steps=6)
+    page.mouse.move(cx, cy - 120, steps=6)
+    page.mouse.up()
+    _no_exception(page, "map lasso")
+    shown = _eventually(lambda: _heading(page, r"the selected images: (\d+) images"), bool)
+    assert shown, "the lasso selected nothing"
+    n = int(shown.group(1))
+    page.get_by_role("button", name=re.compile(r"Save these [\d,]+ images as a slice")).click()
+    name = page.get_by_label("Name")
+    name.fill("lassoed on the map")
+    name.press("Enter")
+    page.get_by_role("button", name="Save", exact=True).click()
+    _no_exception(page, "slice saved")
+    body = lambda: page.locator("body").inner_text()  # noqa: E731  the popover is outside stMain
+    assert _eventually(lambda: "Saved “lassoed on the map”" in body(), bool), body()[-800:]
+    page.keyboard.press("Escape")
+    page.goto(f"{url}/slices?slice={quote('lassoed on the map')}")
+    _no_exception(page, "slice reopened")
+    said = _eventually(
+        lambda: _heading(page, r"([\d,]+) test images; a selection on the map"), bool
+    )
+    assert said and int(said.group(1).replace(",", "")) == n
+    assert _eventually(lambda: _heading(page, rf"slice “lassoed on the map”: {n} images"), bool)
+    _no_exception(page, "slice shown")
+    assert "KNN: raw (K=4, distance)" in page.locator("[data-testid=stTable]").first.inner_text()
+    page.screenshot(path=ARTIFACTS / "slice-from-lasso.png")
+
+
 def test_draw_a_digit(app, page):
     url, _ = app
     page.goto(f"{url}/draw")
