@@ -1,7 +1,8 @@
 """Images like this one: its nearest training and test images under three distances.
 
 - **Euclidean** on the pixels: exact (:func:`core.knn.nearest_neighbours`), a few tens of
-  milliseconds for one image once the process has searched before;
+  milliseconds for one image once the process has searched before (a test image's
+  nearest training images are read from the raw KNN's cache when it is there);
 - **distortion**: the distortion KNN's IDM-nearest training images of a test image, read
   from its cache (each pixel free to match within ±2 pixels, deskewed);
 - **CNN features**: Euclidean on the 64 features the modern CNN computes before its last
@@ -87,7 +88,16 @@ def _frame(index: np.ndarray, distance: np.ndarray, split: str) -> pd.DataFrame:
 
 def euclidean(split: str, index: int, among: str, k: int = 8) -> pd.DataFrame:
     """The ``k`` nearest ``among`` images of image ``index`` of ``split`` (itself left
-    out), exact: columns ``index``, ``distance`` (on 0..255 pixels), ``label``."""
+    out), exact: columns ``index``, ``distance`` (on 0..255 pixels), ``label``. A test
+    image's nearest training images are the raw KNN's cached neighbours when it has them."""
+    cached = (
+        knn.cached_neighbours(knn.NeighbourConfig())
+        if (split, among) == ("test", "train")
+        else None
+    )
+    if cached is not None and k <= cached.arrays["indices"].shape[1]:
+        idx = cached.arrays["indices"][index, :k]
+        return _frame(idx, np.sqrt(cached.arrays["sqdist"][index, :k].astype(np.float64)), among)
     query = load_mnist(split)[0][index : index + 1]
     pool = load_mnist(among)[0]
     found = knn.nearest_neighbours(pool, query, k + 1)

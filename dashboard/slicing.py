@@ -30,7 +30,11 @@ def save_as_slice(
     with st.popover(
         label or f"Save these {len(ids):,} images as a slice", icon=":material/bookmark_add:"
     ):
-        st.text_input("Name", value=name[:80], key=f"{key}_name", max_chars=80)
+        # The name follows the selection: a new selection proposes its own name again.
+        if st.session_state.get(f"{key}_for") != name:
+            st.session_state[f"{key}_for"] = name
+            st.session_state[f"{key}_name"] = name[:80]
+        st.text_input("Name", key=f"{key}_name", max_chars=80)
         st.button(
             "Save",
             key=f"{key}_save",

@@ -87,3 +87,17 @@ def parse_cell(raw: str) -> tuple[int, int]:
 
 def cell_text(cell: tuple[int, int] | None) -> str | None:
     return None if cell is None else f"{cell[0]}-{cell[1]}"
+
+
+def sections(draws: dict, key: str, default: str | None = None) -> None:
+    """Tabs named by ``draws`` (name → a function drawing that section) of which only the
+    open one is drawn (``on_change="rerun"``), the open tab in the URL as ``key``; the
+    first tab (or ``default``) opens at first. A page with many charts shows one section
+    at a time: drawing them all took the browser seconds on a 2-core CPU."""
+    names = list(draws)
+    first = default or names[0]
+    tabs = st.tabs(names, on_change="rerun", **bound(key, first, names))
+    for tab, draw in zip(tabs, draws.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw()

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import knn, metrics, published
+from core import knn, metrics, published, significance
 from dashboard import cached, figures, url
 from dashboard.data import mnist
 from dashboard.gallery import gallery
@@ -98,6 +98,10 @@ fixed, broke = metrics.right_wrong(y_test, aug, raw), metrics.right_wrong(y_test
 st.markdown(
     f"**Fixed: {len(fixed)}** (wrong on raw pixels, right once augmented) · "
     f"**broke: {len(broke)}** (right before, wrong after)"
+)
+found = significance.paired("augmented KNN", "KNN", aug, raw, y_test)
+st.markdown(
+    f"**Is the difference real?** With A the augmented KNN and B the raw one: {found.sentence()}"
 )
 aug_scores = cached.votes("augmented", None, 4, "distance")[1]
 fixed_tab, broke_tab = st.tabs([f"fixed ({len(fixed)})", f"broke ({len(broke)})"])

@@ -131,9 +131,4 @@ def _patterns() -> None:
 SECTIONS = {"Errors": _errors, "Training curves": _training}
 if "activations" in result.arrays:
     SECTIONS["Patterns"] = _patterns
-names = list(SECTIONS)
-tabs = st.tabs(names, on_change="rerun", **url.bound("cnn_section", "Errors", names))
-for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
-    if tab.open:
-        with tab:
-            draw()
+url.sections(SECTIONS, "cnn_section", "Errors")

@@ -191,12 +191,7 @@ SECTIONS = {
     "A against B": _a_against_b,
     "Three or more methods": _several,
 }
-views = list(SECTIONS)
-tabs = st.tabs(views, on_change="rerun", **url.bound("compare_view", views[0], views))
-for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
-    if tab.open:
-        with tab:
-            draw()
+url.sections(SECTIONS, "compare_view")
 
 st.page_link(
     ERRORS_PAGE,

@@ -415,9 +415,4 @@ SECTIONS = {
     "Modern CNN: where it looked": _cnn,
     "Images like this": _like_this,
 }
-names = list(SECTIONS)
-tabs = st.tabs(names, on_change="rerun", **url.bound("image_section", names[0], names))
-for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
-    if tab.open:
-        with tab:
-            draw()
+url.sections(SECTIONS, "image_section")

@@ -212,8 +212,4 @@ def _features() -> None:
 
 VIEWS = ["Saved slices", "New slice", "Features and the worst slices"]
 SECTIONS = dict(zip(VIEWS, (_saved, _new, _features), strict=True))
-tabs = st.tabs(VIEWS, on_change="rerun", **url.bound("slices_view", VIEWS[0], VIEWS))
-for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
-    if tab.open:
-        with tab:
-            draw()
+url.sections(SECTIONS, "slices_view")

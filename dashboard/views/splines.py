@@ -243,9 +243,4 @@ SECTIONS = {
     "Accuracy against width": _accuracy,
     "A test image, rigid and bent": _one_image,
 }
-names = list(SECTIONS)
-tabs = st.tabs(names, on_change="rerun", **url.bound("sp_section", names[0], names))
-for tab, draw in zip(tabs, SECTIONS.values(), strict=True):
-    if tab.open:
-        with tab:
-            draw()
+url.sections(SECTIONS, "sp_section")

@@ -148,6 +148,16 @@ def test_augmentation_page(mnist_dir, mnist_train, mnist_test):
     first = traces(at.get("plotly_chart")[0])[0]
     np.testing.assert_array_equal(array(first["z"])[:28, :28], mnist_train[0][7])
     assert heading(at, r"Fixed: (\d+)").group(1) == "139"
+    # 139 images against 51: McNemar's exact test, as scipy's binomial test gives it.
+    from scipy.stats import binomtest
+
+    p = binomtest(51, 139 + 51, 0.5).pvalue
+    assert (
+        heading(
+            at, r"139 images only A gets right, 51 only B: McNemar's exact p = ([\d.e-]+)"
+        ).group(1)
+        == f"{p:.3g}"
+    )
 
 
 def test_spline_page_width_slider(cached_copy):
