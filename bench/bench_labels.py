@@ -1,6 +1,6 @@
 """How many crowd-confirmed test-set label errors each kind of evidence ranks near the top.
 
-    .venv/bin/python bench/bench_labels.py --confirmed FILE [--top 50 100]
+    .venv/bin/python bench/bench_labels.py --confirmed FILE [--top 50 100] [--mix 2] [--seeds 1 2 3]
 
 ``FILE`` is the crowd's verdicts on MNIST test images, kept outside this repository: the
 JSON list of Northcutt, Athalye & Mueller (NeurIPS 2021 datasets track), each entry an
@@ -14,7 +14,8 @@ how many sources flag the label) on one source of out-of-sample scores or a mix 
 and counts the confirmed errors among the first N. Sources are the cached methods' test
 scores (compute them first: ``mnist-explorer compute --all``); a KNN is voted with K = 10,
 distance-weighted, as the suspicious-label evidence does. The row marked "today" is
-:func:`core.suspicious.test_evidence`.
+:func:`core.suspicious.test_evidence`. ``--seeds`` adds the modern CNN trained again with
+those seeds (its chapter's configuration otherwise), each one and the mean of them all.
 """
 
 from __future__ import annotations
@@ -56,6 +57,27 @@ def sources() -> dict[str, np.ndarray]:
     return out
 
 
+def seed_sources(seeds: list[int]) -> dict[str, np.ndarray]:
+    """The modern CNN trained again with other seeds (the chapter's configuration
+    otherwise; trained here if not cached, a few minutes each), and the mean of them all
+    with the cached one as a single source."""
+    from dataclasses import replace
+
+    from core import cnn
+
+    out = {}
+    for seed in seeds:
+        found = cnn.trained(replace(cnn.CONFIGS["modern"], seed=seed)).arrays["test_proba"]
+        out[f"cnn-modern seed {seed}"] = found.astype(np.float64) / found.sum(1, keepdims=True)
+    base = methods.get("cnn-modern")
+    if out and base.status().state == "cached":
+        runs = [base.result().scores, *out.values()]
+        out[f"mean of {len(runs)} modern CNNs (seeds 0, {', '.join(map(str, seeds))})"] = np.mean(
+            runs, axis=0
+        )
+    return out
+
+
 def hits(evidence: suspicious.Evidence, wanted: set[int], tops) -> list[int]:
     """How many of ``wanted`` the Suspicious labels ranking of ``evidence`` puts in each top."""
     order = suspicious.rank(evidence)["index"].to_numpy()
@@ -67,10 +89,17 @@ def main() -> None:
     parser.add_argument("--confirmed", type=Path, required=True)
     parser.add_argument("--top", type=int, nargs="+", default=[50, 100])
     parser.add_argument("--mix", type=int, default=3, help="mixes of up to this many sources")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also the modern CNN trained with these seeds, each and their mean",
+    )
     args = parser.parse_args()
     wanted = confirmed(args.confirmed)
     labels = load_mnist("test")[1].astype(np.int64)
-    found = sources()
+    found = sources() | seed_sources(args.seeds)
     today = suspicious.test_evidence()
     rows = [("today: " + " + ".join(today.sources), hits(today, wanted, args.top))]
     names = sorted(found)
