@@ -36,7 +36,7 @@ VIEWS = {
     "compare-a-b": (
         "/compare?a=CNN%3A+modern&b=KNN%3A+distortion+%28IDM%2C+%C2%B12+px%2C+K%3D1%2C+uniform%29"
         "&compare_view=A+against+B&ab=4-9",
-        "Is the difference real?",
+        "Two methods",
     ),
     "review": ("/suspicious?view=review+one+by+one", "Suspicious labels"),  # then its queue
     "map": ("/map", "A map of the test set"),
