@@ -26,6 +26,7 @@ from core.errors import ExplorerError
 
 FOLDER = "slices"
 N_TEST = 10_000
+LEVEL = 0.95  # the confidence level of a slice's accuracy intervals
 NAME = re.compile(r"[^\x00-\x1f/\\]{1,80}")  # a line of text, no path separators
 _TOKEN = re.compile(r"^(\d+)(?:-(\d+))?$")
 
@@ -169,7 +170,8 @@ def delete(name: str) -> None:
 
 
 def accuracy(indices, predictions: dict[str, np.ndarray], labels) -> pd.DataFrame:
-    """Every method's accuracy on the images ``indices``, with its 95% Wilson interval."""
+    """Every method's accuracy on the images ``indices``, with its Wilson interval at
+    :data:`LEVEL` (95%)."""
     from scipy.stats import binomtest
 
     rows = np.asarray(indices, np.int64)
@@ -177,7 +179,7 @@ def accuracy(indices, predictions: dict[str, np.ndarray], labels) -> pd.DataFram
     out = []
     for name, pred in predictions.items():
         hits = int((np.asarray(pred)[rows] == labels).sum())
-        ci = binomtest(hits, len(rows)).proportion_ci(0.95, method="wilson")
+        ci = binomtest(hits, len(rows)).proportion_ci(LEVEL, method="wilson")
         out.append(
             {
                 "method": name,

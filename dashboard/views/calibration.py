@@ -30,7 +30,7 @@ if not results:
     st.stop()
 st.caption(
     "A method's confidence on an image is its highest class score. Calibrated, the images "
-    "it is 90% sure of are right 9 times in 10. KNN votes and template softmaxes are "
+    "it gives a confidence p are right a share p of the time. KNN votes and template softmaxes are "
     "scores, not probabilities: their calibration says how far they are from being read "
     "as ones. ECE: the gap between confidence and accuracy over "
     f"{calibration.BINS} confidence bins, weighted by their images; Brier: the squared "

@@ -17,7 +17,7 @@ st.caption(
     "A slice is a named set of test images: saved from a confusion cell, a map selection or "
     "a gallery (their “Save as a slice” button), pasted as indices, or made by a rule on the "
     "images' features. Saved in the cache for every session; `slice=NAME` in the URL opens "
-    "one. Each method's accuracy on it comes with its 95% Wilson interval."
+    f"one. Each method's accuracy on it comes with its {slices.LEVEL:.0%} Wilson interval."
 )
 x_test, y_test = mnist("test")
 results = {m.name: r for m in methods.all_methods() if (r := cached.result(m)) is not None}
