@@ -4,8 +4,8 @@ Subcommands: ``dashboard`` (serve the app), ``fetch`` and ``info`` (the data and
 cache), ``methods`` (every registered method and its status), ``compute`` (methods, or
 everything the pages use, in this process with a progress bar; a dashboard shows them
 as running), ``report`` (every cached figure), ``cache`` (list, clear), ``marks`` (a
-person's verdicts on labels: :mod:`core.cli_marks`), ``compare`` and ``calibration``
-(:mod:`core.cli_analysis`), and the chapter commands ``knn``, ``splines``, ``cnn``
+person's verdicts on labels: :mod:`core.cli_marks`), ``compare``, ``calibration`` and
+``duplicates`` (:mod:`core.cli_analysis`), and the chapter commands ``knn``, ``splines``, ``cnn``
 (:mod:`core.cli_chapters`).
 """
 

@@ -1,4 +1,4 @@
-"""``mnist-explorer compare A B`` and ``mnist-explorer calibration``: error analysis.
+"""``mnist-explorer compare A B``, ``calibration`` and ``duplicates``: error analysis.
 
 ``compare A B [--json]`` tests whether two cached methods differ on the test set (exact
 McNemar test, bootstrap 95% interval of the accuracy difference); ``calibration [IDS…]
@@ -96,17 +96,17 @@ def _duplicates(args: argparse.Namespace) -> int:
                 duplicates.twins(duplicates.TwinConfig(split), p)
     threshold = {"euclidean": args.threshold, "distortion": args.distortion_threshold}
     limits = {k: threshold["distortion" if "distortion" in k else "euclidean"] for k in wanted}
-    kinds = {}
+    kinds, frames = {}, {}
     for kind, limit in limits.items():
         missing = duplicates.what_is_missing(kind)
         if missing is not None:
             kinds[kind] = {"missing": missing}
             continue
-        found = duplicates.pairs(kind, limit)
+        frames[kind] = found = duplicates.pairs(kind, limit)
         kinds[kind] = {"count": len(found), "pairs": found.to_dict(orient="records")}
     accuracy = []
-    if "pairs" in kinds.get("test-train", {}):
-        twin = duplicates.with_twin("test-train", threshold["euclidean"])
+    if "test-train" in frames:
+        twin = duplicates.twin_mask(frames["test-train"])
         cached = {m.id: r.predictions for m in methods.all_methods() if (r := m.result())}
         table = duplicates.accuracy_with_and_without(twin, cached, _labels(False))
         accuracy = table.astype(object).where(table.notna(), None).to_dict(orient="records")

@@ -75,8 +75,19 @@ def cached_twins(split: str) -> Result | None:
     return STORE.load(TwinConfig(split))
 
 
-def _nearest(kind: str) -> tuple[np.ndarray, np.ndarray] | None:
+# What each kind of pair reads, said when it is not cached.
+_NEEDS = {
+    "test-train": "the raw KNN's neighbours (method knn-raw)",
+    "test-train (distortion)": "the distortion KNN (method knn-idm)",
+    "test-test": "the test set's nearest other images",
+    "train-train": "the training set's nearest other images",
+}
+
+
+def nearest(kind: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Each query's nearest image under ``kind`` and the distance, or None if not cached."""
+    if kind not in KINDS:
+        raise ExplorerError(f"kind: expected one of {list(KINDS)}, found {kind!r}")
     if kind == "test-train":
         found = knn.cached_neighbours(knn.NeighbourConfig())
         if found is None:
@@ -100,16 +111,7 @@ def _nearest(kind: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 def what_is_missing(kind: str) -> str | None:
     """What ``kind``'s pairs need that is not cached (None: nothing)."""
-    if kind not in KINDS:
-        raise ExplorerError(f"kind: expected one of {list(KINDS)}, found {kind!r}")
-    if _nearest(kind) is not None:
-        return None
-    return {
-        "test-train": "the raw KNN's neighbours (method knn-raw)",
-        "test-train (distortion)": "the distortion KNN (method knn-idm)",
-        "test-test": "the test set's nearest other images",
-        "train-train": "the training set's nearest other images",
-    }[kind]
+    return None if nearest(kind) is not None else _NEEDS[kind]
 
 
 def pairs(kind: str, threshold: float) -> pd.DataFrame:
@@ -117,10 +119,10 @@ def pairs(kind: str, threshold: float) -> pd.DataFrame:
     query: a test image, or a training image for train-train), ``b`` (its twin),
     ``distance``, and their labels ``label_a``, ``label_b``. Within one split a pair is
     listed once (a < b)."""
-    missing = what_is_missing(kind)
-    if missing is not None:
-        raise ExplorerError(f"{kind} pairs: expected {missing} in the cache, found none")
-    index, distance = _nearest(kind)
+    found = nearest(kind)
+    if found is None:
+        raise ExplorerError(f"{kind} pairs: expected {_NEEDS[kind]} in the cache, found none")
+    index, distance = found
     a = np.flatnonzero(distance < threshold)
     frame = pd.DataFrame({"a": a, "b": index[a], "distance": distance[a]})
     if kind in ("test-test", "train-train"):  # (i, j) and (j, i): once
@@ -139,13 +141,18 @@ def splits(kind: str) -> tuple[str, str]:
     )
 
 
+def twin_mask(found: pd.DataFrame, n: int = 10_000) -> np.ndarray:
+    """(n,) whether each query image is the ``a`` of one of the pairs ``found``."""
+    mask = np.zeros(n, bool)
+    mask[found["a"].to_numpy()] = True
+    return mask
+
+
 def with_twin(kind: str, threshold: float) -> np.ndarray:
     """(10000,) whether each test image has a training twin under ``kind`` (a test-train kind)."""
     if not kind.startswith("test-train"):
         raise ExplorerError(f"kind: expected a test-train kind, found {kind!r}")
-    found = np.zeros(10_000, bool)
-    found[pairs(kind, threshold)["a"].to_numpy()] = True
-    return found
+    return twin_mask(pairs(kind, threshold))
 
 
 def accuracy_with_and_without(

@@ -20,7 +20,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from core import knn, methods
+from core import duplicates, methods
 from core.cache import Store
 from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
@@ -91,13 +91,13 @@ def _cached_pixel_features(split: str = "test") -> dict[str, np.ndarray]:
 def _from_caches() -> dict[str, np.ndarray]:
     """The features other results provide, those cached."""
     out = {}
-    raw = knn.cached_neighbours(knn.NeighbourConfig())
-    if raw is not None:
-        out["nearest train"] = np.sqrt(raw.arrays["sqdist"][:, 0].astype(np.float64))
-    idm = methods.get("knn-idm")
-    found = idm.store.load(idm.config)
-    if found is not None:
-        out["distortion"] = found.arrays["distances"][:, 0].astype(np.float64)
+    for feature, kind in (
+        ("nearest train", "test-train"),
+        ("distortion", "test-train (distortion)"),
+    ):
+        found = duplicates.nearest(kind)  # each test image's nearest training image
+        if found is not None:
+            out[feature] = found[1]
     learned = methods.get("splines-learned")
     found = learned.store.load(learned.config)
     if found is not None:

@@ -19,7 +19,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from core import cnn
 from core.cache import Result, Store
@@ -85,13 +84,7 @@ def features(c: MapConfig) -> np.ndarray:
             "features 'cnn': expected the modern CNN this map was made from, "
             "found it missing or retrained"
         )
-    model = cnn.load_model(entry, net_config)
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        x = cnn.to_tensor(images, net_config, device)
-        return torch.cat(
-            [model.features(x[s : s + 1000]).cpu() for s in range(0, len(x), 1000)]
-        ).numpy()
+    return cnn.features_of(cnn.load_model(entry, net_config), images, net_config)
 
 
 def _pca(x: np.ndarray, n: int) -> np.ndarray:

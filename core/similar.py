@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from core import cnn, knn, methods
 from core.cache import Result, Store
@@ -26,7 +25,6 @@ from core.progress import Progress
 DISTANCES = ("Euclidean", "distortion", "CNN features")
 SPLITS = ("train", "test")
 STORE = Store("cnn-features", DATA_CHECKSUM, 1)
-_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -52,20 +50,14 @@ def cnn_features(progress: Progress | None = None) -> Result:
     def compute():
         net = cnn.CONFIGS["modern"]
         model = cnn.load_model(cnn.STORES["modern"].load(net), net)
-        device = next(model.parameters()).device
-        out = {}
         splits = {s: load_mnist(s)[0] for s in SPLITS}
-        total, done = sum(len(x) for x in splits.values()), 0
-        with torch.no_grad():
-            for split, images in splits.items():
-                parts = []
-                for s in range(0, len(images), _BATCH):
-                    x = cnn.to_tensor(images[s : s + _BATCH], net, device)
-                    parts.append(model.features(x).cpu())
-                    done += len(x)
-                    if progress is not None:
-                        progress(done, total)
-                out[split] = torch.cat(parts).numpy().astype(np.float32)
+        total, done, out = sum(len(x) for x in splits.values()), 0, {}
+        for split, images in splits.items():
+            step = (
+                None if progress is None else (lambda d, _n, base=done: progress(base + d, total))
+            )
+            out[split] = cnn.features_of(model, images, net, step)
+            done += len(images)
         return out, {"dims": int(out["test"].shape[1])}
 
     return STORE.get_or_compute(config, compute)

@@ -29,6 +29,7 @@ from core.cnn.runs import (
     cached_results,
     config_of,
     describe,
+    features_of,
     held_out,
     history_frame,
     load_model,
@@ -37,9 +38,10 @@ from core.cnn.runs import (
 from core.cnn.train import MODELS, CnnConfig, device, to_tensor, train, validation_split
 
 __all__ = [
-    "CONFIGS", "HELD_OUT", "MODELS", "PATTERNS", "STORES", "ZONE_ROWS", "ZONES", "cached_results",
-    "CnnConfig", "config_of", "describe", "device", "fired_patterns", "held_out", "history_frame",
-    "load_model", "ModernCNN", "pattern_picture", "pattern_share", "pattern_stats",
-    "pattern_tiles", "pattern_triples", "PatternNet", "saliency", "to_tensor", "train",
-    "trained", "validation_split", "triple_rank", "zone_crops",
+    "CONFIGS", "HELD_OUT", "MODELS", "PATTERNS", "STORES", "ZONE_ROWS", "ZONES",
+    "cached_results", "CnnConfig", "config_of", "describe", "device", "features_of",
+    "fired_patterns", "held_out", "history_frame", "load_model", "ModernCNN",
+    "pattern_picture", "pattern_share", "pattern_stats", "pattern_tiles", "pattern_triples",
+    "PatternNet", "saliency", "to_tensor", "train", "trained", "triple_rank",
+    "validation_split", "zone_crops",
 ]  # fmt: skip

@@ -115,6 +115,25 @@ def held_out(config: CnnConfig, progress: Progress | None = None) -> Result:
     return HELD_OUT[config.model].get_or_compute(config, compute)
 
 
+@torch.no_grad()
+def features_of(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    config: CnnConfig,
+    progress: Progress | None = None,
+    batch: int = 1000,
+) -> np.ndarray:
+    """The features a modern CNN computes before its last layer, (N, d) float32, for
+    (N, 28, 28) images prepared as ``config`` trained it, ``batch`` images at a time."""
+    device = next(model.parameters()).device
+    parts = []
+    for s in range(0, len(images), batch):
+        parts.append(model.features(to_tensor(images[s : s + batch], config, device)).cpu())
+        if progress is not None:
+            progress(min(s + batch, len(images)), len(images))
+    return torch.cat(parts).numpy().astype(np.float32)
+
+
 def cached_results() -> list[Result]:
     """Every cached network of the current code, oldest first."""
     return sorted(

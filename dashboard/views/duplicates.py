@@ -1,7 +1,6 @@
 """Near-duplicates between and within the training and test sets, and how the methods do
 on the test images that have a twin in training."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -97,8 +96,7 @@ table(
 
 if b_split == "train" and a_split == "test":
     st.subheader("The methods on test images with a twin in training")
-    twin = np.zeros(len(ya), bool)
-    twin[found["a"].to_numpy()] = True
+    twin = duplicates.twin_mask(found, len(ya))
     predictions = {m.name: r.predictions for m in methods.all_methods() if (r := cached.result(m))}
     accuracy = duplicates.accuracy_with_and_without(twin, predictions, ya)
     st.caption(
