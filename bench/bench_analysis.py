@@ -85,10 +85,9 @@ def _duplicates(results, labels) -> None:
     print("\n| pairs | closer than | pairs | twins with different labels |")
     print("| --- | ---: | ---: | ---: |")
     for kind in duplicates.KINDS:
-        if "train-train" == kind and duplicates.cached_twins("train") is None:
-            duplicates.twins(duplicates.TwinConfig("train"))
-        if "test-test" == kind and duplicates.cached_twins("test") is None:
-            duplicates.twins(duplicates.TwinConfig("test"))
+        config = duplicates.within(kind)
+        if config is not None and duplicates.STORE.load(config) is None:
+            duplicates.twins(config)
         limit = duplicates.DISTORTION if "distortion" in kind else duplicates.EUCLIDEAN
         if duplicates.what_is_missing(kind):
             print(f"| {kind} | {limit:,.0f} | not cached | |")

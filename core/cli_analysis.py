@@ -90,10 +90,11 @@ def _duplicates(args: argparse.Namespace) -> int:
     from core.progress import tqdm_progress
 
     wanted = args.kinds or list(duplicates.KINDS)
-    for split in ("test", "train"):
-        if f"{split}-{split}" in wanted and duplicates.cached_twins(split) is None:
-            with tqdm_progress(f"the {split} set's nearest other images", unit="pairs") as p:
-                duplicates.twins(duplicates.TwinConfig(split), p)
+    for kind in wanted:
+        config = duplicates.within(kind)
+        if config is not None and duplicates.STORE.load(config) is None:
+            with tqdm_progress(f"the {kind} pairs", unit="images") as p:
+                duplicates.twins(config, p)
     threshold = {"euclidean": args.threshold, "distortion": args.distortion_threshold}
     limits = {k: threshold["distortion" if "distortion" in k else "euclidean"] for k in wanted}
     kinds, frames = {}, {}

@@ -28,10 +28,10 @@ def _held_out(progress: Progress, id: str) -> None:
     cnn.held_out(methods.get(id).config, progress)
 
 
-def _twins(progress: Progress, split: str) -> None:
+def _twins(progress: Progress, split: str, distance: str = "euclidean") -> None:
     from core import duplicates
 
-    duplicates.twins(duplicates.TwinConfig(split), progress)
+    duplicates.twins(duplicates.TwinConfig(split, distance), progress)
 
 
 def _cnn_features(progress: Progress) -> None:
@@ -115,10 +115,10 @@ def _check_held_out(id: str) -> None:
         raise ExplorerError(f"held-out outputs: expected a network's method id, found {id!r}")
 
 
-def _check_twins(split: str) -> None:
+def _check_twins(split: str, distance: str = "euclidean") -> None:
     from core import duplicates
 
-    duplicates.TwinConfig(split)
+    duplicates.TwinConfig(split, distance)
 
 
 def _check_neighbours(variant: str, fold: int | None) -> None:
@@ -197,9 +197,15 @@ def held_out_task(method_id: str) -> Task:
     )
 
 
-def twins_task(split: str) -> Task:
+def twins_task(split: str, distance: str = "euclidean") -> Task:
     """Each image's nearest other image of ``split`` (the near-duplicates within it)."""
-    return Task("twins", {"split": split}, title=f"the {split} set's nearest other images")
+    if distance == "euclidean":  # the parameters of the tasks queued before distortion's
+        return Task("twins", {"split": split}, title=f"the {split} set's nearest other images")
+    return Task(
+        "twins",
+        {"split": split, "distance": distance},
+        title=f"the {split} set's nearest other images under the {distance} distance",
+    )
 
 
 def features_task() -> Task:

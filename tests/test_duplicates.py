@@ -10,6 +10,7 @@ import pytest
 
 from core import cli, duplicates
 from core.errors import ExplorerError
+from core.knn import augment, distortion
 
 
 def _brute_nearest_other(images: np.ndarray) -> np.ndarray:
@@ -54,6 +55,50 @@ def test_each_test_image_twin_is_its_nearest_other_image_and_pairs_are_listed_on
     assert missing == {"missing": "the raw KNN's neighbours (method knn-raw)"}
 
 
+def test_distortion_twins_are_the_idm_nearest_of_each_image_euclidean_nearest(
+    cached_copy, mnist_test, capsys
+):
+    x, y = mnist_test
+    kind = "test-test (distortion)"
+    assert "under the distortion distance" in duplicates.what_is_missing(kind)
+    config = duplicates.TwinConfig("test", "distortion", candidates=20)
+    assert config == duplicates.within(kind)
+    steps = []
+    found = duplicates.twins(config, lambda done, total: steps.append((done, total))).arrays
+    assert steps[-1] == (2 * len(x), 2 * len(x))
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps)  # the bar never goes back
+    index, distance = found["index"], found["distance"]
+    assert (index != np.arange(len(x))).all()
+    # Brute force on a sample: the 20 Euclidean nearest other deskewed images, every IDM
+    # distance to them exact, the smallest is the twin's (the first in Euclidean order).
+    prepared = augment.deskew(x).astype(np.int64)
+    flat = prepared.reshape(len(x), -1)
+    sample = np.random.default_rng(3).choice(len(x), 60, replace=False)
+    for i in sample:
+        d2 = ((flat - flat[i]) ** 2).sum(1)
+        d2[i] = np.iinfo(np.int64).max
+        near = np.argsort(d2, kind="stable")[:20]
+        idm = distortion.distances(prepared[i][None], prepared[near], np.arange(20)[None], 2)[0]
+        assert distance[i] == idm.min() and index[i] == near[idm.argmin()], i
+    # Listed once, at the smaller of the two directions' distances.
+    threshold = float(np.quantile(distance, 0.01))
+    pairs = duplicates.pairs(kind, threshold)
+    assert (pairs["a"] < pairs["b"]).all() and not pairs.duplicated(["a", "b"]).any()
+    assert pairs["distance"].is_monotonic_increasing
+    for row in pairs.itertuples():
+        ways = [distance[i] for i, j in ((row.a, row.b), (row.b, row.a)) if index[i] == j]
+        assert row.distance == min(ways) < threshold
+    close = np.flatnonzero(distance < threshold)
+    assert {tuple(sorted(p)) for p in zip(close, index[close], strict=True)} == set(
+        zip(pairs["a"], pairs["b"], strict=True)
+    )
+    np.testing.assert_array_equal(pairs["label_b"], y[pairs["b"]])
+    args = ["duplicates", "--kinds", kind, "--json", "--distortion-threshold", str(threshold)]
+    assert cli.main(args) == 0
+    out = json.loads(capsys.readouterr().out)["kinds"][kind]
+    assert out["count"] == len(pairs) and out["pairs"][-1] == pairs.iloc[-1].to_dict()
+
+
 def test_accuracy_with_and_without_a_twin_by_hand():
     labels = np.array([1, 1, 7, 7, 3])
     twin = np.array([True, True, False, False, False])
@@ -72,3 +117,7 @@ def test_bad_kinds_and_splits_are_refused():
         duplicates.TwinConfig("val")
     with pytest.raises(ExplorerError, match="expected a test-train kind, found 'test-test'"):
         duplicates.with_twin("test-test", 300)
+    with pytest.raises(ExplorerError, match=r"distance: expected one of \['euclidean', 'dist"):
+        duplicates.TwinConfig("test", "cosine")
+    with pytest.raises(ExplorerError, match="candidates: expected 1..100, found 0"):
+        duplicates.TwinConfig("test", "distortion", candidates=0)

@@ -208,8 +208,100 @@ def search_space(variant: Variant) -> SearchSpace:
     return (_augmented_space if variant.transforms else _plain_space)(variant)
 
 
+def parts(variant: Variant) -> tuple[list[Variant], tuple[str, ...]]:
+    """Named variants whose training sets lie inside ``variant``'s, and the copies none of
+    them holds: the neighbours of ``variant`` are the nearest of theirs and of a search of
+    those copies alone, so no training image is searched twice.
+
+    Only pixel variants prepared alike (deskewing, clipping), with their copies in the
+    same order, are parts; the largest first, each adding copies the others lack. The
+    originals alone (raw or deskewed) are the part where no other fits. ``([],
+    variant.transforms)``: no part.
+    """
+    if variant.pca or not variant.transforms:
+        return [], variant.transforms
+    inside = [
+        v
+        for v in VARIANTS.values()
+        if v != variant and not v.pca and (v.deskew, v.clip) == (variant.deskew, variant.clip)
+        and v.transforms and set(v.transforms) <= set(variant.transforms)
+        and _in_order(v.transforms, variant.transforms)
+    ]  # fmt: skip
+    chosen, covered = [], set()
+    for v in sorted(inside, key=lambda v: -len(v.transforms)):
+        if not set(v.transforms) <= covered:
+            chosen.append(v)
+            covered |= set(v.transforms)
+    plain = replace(variant, transforms=())
+    if not chosen and plain in VARIANTS.values():  # the originals alone
+        chosen = [plain]
+    return chosen, tuple(t for t in variant.transforms if t not in covered)
+
+
+def _in_order(part: tuple[str, ...], whole: tuple[str, ...]) -> bool:
+    """Whether ``part``'s copies are stacked in ``whole``'s order: its rows then rank ties
+    (lower row first) as ``whole``'s do, and its list's cut at k_max is the same."""
+    places = [whole.index(t) for t in part]
+    return places == sorted(places)
+
+
+def merge_nearest(
+    lists: list[tuple[np.ndarray, np.ndarray]], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest of several neighbour lists of the same queries, each (indices,
+    sqdist) with indices into one training set: a training image in several lists counts
+    once; ties by lower index, as every search ranks them."""
+    idx = np.concatenate([np.asarray(i, np.int64) for i, _ in lists], axis=1)
+    dist = np.concatenate([np.asarray(d, np.int64) for _, d in lists], axis=1)
+    order = np.lexsort((idx, dist), axis=-1)
+    idx, dist = np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+    again = np.zeros(idx.shape, bool)  # the same image as the one before it: dropped
+    again[:, 1:] = idx[:, 1:] == idx[:, :-1]
+    dist = np.where(again, np.iinfo(np.int64).max, dist)
+    order = np.lexsort((idx, dist), axis=-1)[:, :k]
+    return np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
+
+
+def _positions(variant: Variant, transforms: tuple[str, ...], n: int) -> np.ndarray:
+    """Where each copy (original first) of a set stacking ``transforms`` sits in
+    ``variant``'s stacked set: the offset to add, per copy, to an image's row."""
+    place = [0] + [1 + variant.transforms.index(t) for t in transforms]
+    return np.asarray(place, np.int64) * n
+
+
+def _composed(
+    config: NeighbourConfig, xtr, ytr, xq, progress: Progress | None
+) -> tuple[Neighbours, int] | None:
+    """The neighbours of ``config`` from its parts' (cached, or computed now) and a search
+    of the copies they lack; with how many images were searched here. None: no part."""
+    variant = config.variant
+    found, rest = parts(variant)
+    if not found:
+        return None
+    n = len(xtr)
+    lists = []
+    for part in found:
+        nb = neighbours(replace(config, variant=part), progress).arrays
+        copy, j = np.divmod(nb["indices"].astype(np.int64), n)
+        lists.append((_positions(variant, part.transforms, n)[copy] + j, nb["sqdist"]))
+    searched, path = 0, "merged"
+    if rest:
+        copies = augment.augment(xtr, ytr, rest, clip=variant.clip)[0][n:]
+        nb = nearest_neighbours(copies, xq, config.k_max, progress=progress)
+        copy, j = np.divmod(nb.indices.astype(np.int64), n)
+        lists.append((_positions(variant, rest, n)[copy + 1] + j, nb.sqdist))
+        searched, path = len(copies), nb.products
+    indices, sqdist = merge_nearest(lists, config.k_max)
+    reason = f"merged from {[variant_name(v) for v in found]} and a search of {list(rest)}"
+    return Neighbours(indices.astype(np.int32), sqdist, path, reason), searched
+
+
 def neighbours(config: NeighbourConfig, progress: Progress | None = None) -> Result:
     """The cached neighbour list of ``config``, computed and cached if missing.
+
+    An augmented set's list is merged from the lists of the named variants inside it (see
+    :func:`parts`; theirs are computed first if missing) and a search of the copies they
+    lack: the same neighbours as one search of the whole set, each image searched once.
 
     Arrays: ``indices`` (n_queries, k_max) int32 into the training variant, ``sqdist``
     (n_queries, k_max) int64. Meta: timings and the sizes involved.
@@ -218,13 +310,20 @@ def neighbours(config: NeighbourConfig, progress: Progress | None = None) -> Res
     def compute():
         start = time.perf_counter()
         xtr, ytr, xq, _ = _split(config)
-        space = _search_space(xtr, ytr, config.variant)
-        xq = space.queries(xq, deskewed=True)  # _split deskewed them already
-        prepared = time.perf_counter() - start
-        nb = nearest_neighbours(space.features, xq, config.k_max, progress=progress)
+        n_train = len(xtr) * (1 + len(config.variant.transforms))
+        if (composed := _composed(config, xtr, ytr, xq, progress)) is not None:
+            nb, searched = composed
+            prepared = 0.0
+        else:
+            space = _search_space(xtr, ytr, config.variant)
+            xq = space.queries(xq, deskewed=True)  # _split deskewed them already
+            prepared = time.perf_counter() - start
+            nb = nearest_neighbours(space.features, xq, config.k_max, progress=progress)
+            searched = len(space.features)
         meta = {
             "variant_name": config.name,
-            "n_train": len(space.features),
+            "n_train": n_train,
+            "n_searched": searched,
             "n_queries": len(xq),
             "seconds_prepare": round(prepared, 3),
             "seconds_search": round(time.perf_counter() - start - prepared, 3),

@@ -69,7 +69,9 @@ def _knn_device(meta: dict) -> str:
     path = meta.get("products", "?")
     if path == "cuda":
         return "cuda (float32 products, certified)"
-    how = "pruned search" if path == "pruned" else f"{path} products"
+    how = {"pruned": "pruned search", "merged": "merged neighbour lists"}.get(
+        path, f"{path} products"
+    )
     return f"cpu ({meta.get('cpu', '?')}, {how})"
 
 

@@ -23,7 +23,8 @@ st.caption(
     "are easier than the others for a method that remembers its training images; twins "
     "with different labels point at a wrong label. Distances are on 0..255 pixels: "
     "Euclidean (the exact search of the raw KNN) or the distortion distance (the "
-    "distortion KNN's, each pixel free to match within ±2 pixels, deskewed)."
+    "distortion KNN's, each pixel free to match within ±2 pixels, deskewed; within a "
+    "split, each image's 20 Euclidean nearest re-ranked by it)."
 )
 kind = st.segmented_control(
     "Pairs", KINDS, default=KINDS[0], required=True, **url.bound("kind", KINDS[0], KINDS)
@@ -42,16 +43,18 @@ missing = duplicates.what_is_missing(kind)
 if missing is not None:
     if kind == "test-train":
         cached.require_result(methods.get("knn-raw"))
-    elif distortion:
+    elif kind == "test-train (distortion)":
         cached.require_result(methods.get("knn-idm"))
-    split = "test" if kind == "test-test" else "train"
-    require(
-        missing,
-        lambda: None,
-        tasks.twins_task(split),
-        "a few seconds (test) to about a minute (train)",
-        key=f"twins:{split}",
-    )
+    config = duplicates.within(kind)
+    if config is not None:
+        require(
+            missing,
+            lambda: None,
+            tasks.twins_task(config.split, config.distance),
+            ("a minute (test) to a few minutes (train)" if distortion else
+             "a few seconds (test) to about a minute (train)"),
+            key=f"twins:{config.split}:{config.distance}",
+        )  # fmt: skip
 
 found = duplicates.pairs(kind, float(threshold))
 a_split, b_split = duplicates.splits(kind)

@@ -636,6 +636,21 @@ def test_the_near_duplicates_page_threshold_kind_and_labels_that_differ(raw_neig
     assert not at.exception, at.exception
     if differ:
         assert heading(at, r"The (\d+) closest pairs").group(1) == str(min(48, differ))
+    kind = "test-test (distortion)"  # within the test set, the distortion distance
+    duplicates.twins(duplicates.within(kind))
+    at.segmented_control(key="kind").set_value(kind).run()
+    assert not at.exception, at.exception
+    for threshold in (duplicates.DISTORTION, 12_000_000):
+        if threshold != duplicates.DISTORTION:
+            at.select_slider(key="distortion_under").set_value(threshold).run()
+            assert not at.exception, at.exception
+        pairs = duplicates.pairs(kind, threshold)
+        assert metric(at, "Pairs") == f"{len(pairs):,}"
+        differ = int((pairs["label_a"] != pairs["label_b"]).sum())
+        assert metric(at, "Twins with different labels") == f"{differ:,}"
+    at.toggle(key="dup_differ").set_value(False).run()
+    shown = heading(at, r"The (\d+) closest pairs").group(1)
+    assert int(shown) == min(48, len(pairs)) and len(pairs) > 2  # more than at 6,000,000
     refused = open_page("duplicates", under="near")
     assert any("under='near' ignored" in t.value for t in refused.toast)
 

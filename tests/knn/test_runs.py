@@ -176,3 +176,44 @@ def test_query_neighbours_lists_images_labels_and_distances(mnist_dir, mnist_tra
     np.testing.assert_array_equal(table["label"], mnist_train[1][table["index"]])
     np.testing.assert_allclose(table["distance"] ** 2, result.arrays["sqdist"][0, :4])
     assert table["training image"].str.startswith("#").all()
+
+
+def test_merged_lists_equal_one_search_of_the_union_ties_and_repeats_included():
+    from core.knn import nearest_neighbours
+    from core.knn.runs import merge_nearest
+
+    rng = np.random.default_rng(5)
+    train = rng.integers(0, 3, (400, 6)).astype(np.uint8)  # few values: many equal distances
+    queries = rng.integers(0, 3, (50, 6)).astype(np.uint8)
+    k = 7
+    whole = nearest_neighbours(train, queries, k)
+    # Three parts in row order, the first rows in two of them (as the originals are in
+    # every named variant's set): each searched alone, its rows mapped back.
+    groups = [np.arange(0, 150), np.r_[0:40, 150:300], np.arange(300, 400)]
+    lists = []
+    for rows in groups:
+        nb = nearest_neighbours(train[rows], queries, k)
+        lists.append((rows[nb.indices], nb.sqdist))
+    indices, sqdist = merge_nearest(lists, k)
+    np.testing.assert_array_equal(indices, whole.indices)
+    np.testing.assert_array_equal(sqdist, whole.sqdist)
+
+
+def test_an_augmented_set_is_merged_from_the_named_sets_inside_it():
+    from core.knn.runs import parts
+
+    found, rest = parts(VARIANTS["augmented"])
+    assert found == [VARIANTS["shifts"], VARIANTS["rotations"], VARIANTS["zooms"]]
+    assert rest == ()
+    found, rest = parts(VARIANTS["deskewed+augmented+diagonals"])
+    assert found == [VARIANTS["deskewed+augmented"]] and rest == (
+        "down-left",
+        "down-right",
+        "up-left",
+        "up-right",
+    )
+    assert parts(VARIANTS["shifts"]) == ([VARIANTS["raw"]], VARIANTS["shifts"].transforms)
+    for name in ("raw", "deskewed", "deskewed+augmented+diagonals+pca60"):  # searched whole
+        assert parts(VARIANTS[name])[0] == []
+    reordered = replace(VARIANTS["augmented"], transforms=VARIANTS["augmented"].transforms[::-1])
+    assert parts(reordered)[0] == [VARIANTS["raw"]]  # parts stacked in another order: none
