@@ -34,7 +34,7 @@ from core import knn, methods
 from core.cache import Result, Store
 from core.data import DATA_CHECKSUM, load_mnist
 from core.errors import ExplorerError
-from core.knn import augment, distortion
+from core.knn import augment, distortion, idm
 from core.progress import Progress
 
 KINDS = (
@@ -120,20 +120,25 @@ def _distortion_twins(config: TwinConfig, images: np.ndarray, progress: Progress
 
     prepared = augment.deskew(images)
     found = knn.nearest_neighbours(
-        prepared, prepared, config.candidates + 1,
+        train=prepared,
+        query=prepared,
+        k_max=config.candidates + 1,
         progress=lambda done, total: steps(done, total, 0),
-    )  # fmt: skip
+    )
     candidates = found.indices.astype(np.int64)
     candidates[candidates == np.arange(n)[:, None]] = -1  # never the image itself
     index, distance = np.empty(n, np.int64), np.empty(n, np.int64)
     for s in range(0, n, _BATCH):
         batch = candidates[s : s + _BATCH]
-        pool, rows = np.unique(batch, return_inverse=True)
-        rows = np.where(batch < 0, -1, rows.reshape(batch.shape))
+        pool, rows = idm.pool_rows(batch)
         d = distortion.distances(
-            prepared[s : s + _BATCH], prepared[np.maximum(pool, 0)], rows,
-            config.window, config.context, keep=1,
-        )  # fmt: skip
+            queries=prepared[s : s + _BATCH],
+            references=prepared[np.maximum(pool, 0)],
+            rows=rows,
+            window=config.window,
+            context=config.context,
+            keep=1,
+        )
         best = d.argmin(axis=1)  # the first of equal distances: the Euclidean order
         picked = np.arange(len(batch))
         index[s : s + _BATCH], distance[s : s + _BATCH] = batch[picked, best], d[picked, best]

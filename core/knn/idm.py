@@ -182,9 +182,11 @@ def _first_occurrences(keys: np.ndarray) -> np.ndarray:
 
 def pool_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct candidate keys of a batch (B, K), and each candidate's row among them
-    (B, K), −1 for a key its query already has earlier (compared once)."""
+    (B, K), −1 for a key its query already has earlier (compared once) and for a negative
+    key (no candidate: the kernel skips it)."""
     pool_keys, rows = np.unique(keys, return_inverse=True)
-    return pool_keys, np.where(_first_occurrences(keys), rows.reshape(keys.shape), -1)
+    skip = ~_first_occurrences(keys) | (keys < 0)
+    return pool_keys, np.where(skip, -1, rows.reshape(keys.shape))
 
 
 def rerank(
