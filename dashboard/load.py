@@ -184,9 +184,12 @@ class Session:
         """Rerun the page's fragments at their intervals, as the frontend does."""
         while True:
             await asyncio.sleep(min(self.fragments.values(), default=1.0))
-            if self._pending:
-                continue
             for fragment_id in list(self.fragments):
+                # Checked before each request: a send awaits, and a full run asked for
+                # meanwhile (a new page, a click) must not be followed by a rerun of a
+                # fragment of the page it replaced, whose end would pass for its own.
+                if self._pending or fragment_id not in self.fragments:
+                    break
                 msg = BackMsg()
                 state = msg.rerun_script
                 state.query_string, state.page_name = self.query, self.path
