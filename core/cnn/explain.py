@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from captum.attr import IntegratedGradients
 
 from core.cnn.train import CnnConfig, to_tensor
 
@@ -34,6 +33,8 @@ def saliency(
     the blank. Returns float32 (len(targets), 28, 28): positive where ink raises the
     probability of that digit, negative where it lowers it.
     """
+    from captum.attr import IntegratedGradients  # imported here: captum takes ~0.7 s
+
     model = model.eval()
     device = next(model.parameters()).device
     x = to_tensor(np.asarray(image)[None], config, device)

@@ -238,3 +238,24 @@ def test_the_held_out_task_takes_a_network_only():
     with pytest.raises(ExplorerError, match="expected a network's method id, found 'knn-raw'"):
         tasks.check_task("cnn-held-out", {"id": "knn-raw"})
     assert tasks.held_out_task("cnn-modern").params == {"id": "cnn-modern"}
+
+
+def test_saliency_sums_to_the_change_in_probability_from_a_blank_image(mnist_test):
+    from core.cnn import saliency
+
+    torch.manual_seed(0)
+    model, config = ModernCNN().eval(), CnnConfig(model="modern", normalise=True)
+    with torch.no_grad():  # an untrained network's outputs, sharpened: far from uniform
+        model.head.weight.mul_(100)
+    image = mnist_test[0][0]
+    attributions = saliency(model, image, [7, 4], config, steps=64)
+    assert attributions.shape == (2, 28, 28) and attributions.dtype == np.float32
+    with torch.no_grad():
+        probs = [
+            model(to_tensor(x[None], config, torch.device("cpu")))[0].exp()[0]
+            for x in (image, np.zeros((28, 28), np.uint8))
+        ]
+    change = (probs[0] - probs[1])[[7, 4]].numpy()
+    assert np.abs(change).min() > 0.05
+    # Integrated gradients' completeness, up to the integration error of 64 steps.
+    np.testing.assert_allclose(attributions.sum(axis=(1, 2)), change, rtol=0.05)
