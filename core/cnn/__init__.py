@@ -3,6 +3,7 @@
 The public face of the chapter; the modules behind it:
 
 - :mod:`.models` — the networks;
+- :mod:`.zones` — a zone-pattern network with overlapping zones (research, not registered);
 - :mod:`.train` — their training and evaluation on the whole data set as tensors;
 - :mod:`.runs` — trained networks as cached computations, rebuilt without pickle;
 - :mod:`.patterns` — what the pattern networks' zones learned;
