@@ -41,6 +41,24 @@ def _zone_net(n_patterns: int, dropout: float = 0.5) -> nn.Sequential:
     )
 
 
+def straight_through(pre: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one-hot of each row's largest value, with a softmax's gradient at
+    ``temperature``; and the untempered softmax (for :func:`usage_penalty`)."""
+    hard = F.one_hot(pre.argmax(dim=1), pre.shape[1]).to(pre.dtype)
+    soft = F.softmax(pre, dim=1)
+    tempered = soft if temperature == 1.0 else F.softmax(pre / temperature, dim=1)
+    return hard + tempered - tempered.detach(), soft
+
+
+def usage_penalty(softs: list[torch.Tensor]) -> torch.Tensor:
+    """Minus the entropy of each zone's mean pattern probabilities over a batch, summed."""
+    total = torch.zeros(())
+    for soft in softs:
+        q = soft.mean(dim=0)
+        total = total + (q * q.clamp_min(1e-9).log()).sum()
+    return total
+
+
 class PatternNet(nn.Module):
     """Three zone networks, one-hot patterns, ``Linear(26, 10)``, log-softmax.
 
@@ -90,12 +108,9 @@ class PatternNet(nn.Module):
         # the threshold so that patterns below it still learn instead of dying. A
         # temperature below 1 sharpens the softmax whose gradient stands in for the
         # one-hot's; the usage penalty keeps the untempered softmax.
-        hard = F.one_hot(pre.argmax(dim=1), pre.shape[1]).to(pre.dtype)
-        soft = F.softmax(pre, dim=1)
+        one_hot, soft = straight_through(pre, self.temperature)
         self._soft.append(soft)
-        if self.temperature != 1.0:
-            soft = F.softmax(pre / self.temperature, dim=1)
-        return hard + soft - soft.detach()
+        return one_hot
 
     def usage_penalty(self) -> torch.Tensor:
         """Minus the entropy of each zone's pattern use over the last batch, summed.
@@ -103,11 +118,7 @@ class PatternNet(nn.Module):
         Added to the loss, it keeps all patterns in use: without it the repaired network
         settles on 4-5 of its 8-10 patterns per zone.
         """
-        total = torch.zeros(())
-        for soft in getattr(self, "_soft", []):
-            q = soft.mean(dim=0)
-            total = total + (q * q.clamp_min(1e-9).log()).sum()
-        return total
+        return usage_penalty(getattr(self, "_soft", []))
 
 
 class ModernCNN(nn.Module):

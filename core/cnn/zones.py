@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.cnn.models import straight_through, usage_penalty
+
 READOUTS = ("linear", "table")
 
 
@@ -87,11 +89,9 @@ class ZoneNet(nn.Module):
         return F.log_softmax(self._read(fired), dim=1), activations, fired
 
     def _one_hot(self, pre: torch.Tensor) -> torch.Tensor:
-        # The largest activation fires; the gradient is a tempered softmax's.
-        hard = F.one_hot(pre.argmax(dim=1), pre.shape[1]).to(pre.dtype)
-        self._soft.append(F.softmax(pre, dim=1))
-        soft = F.softmax(pre / self.temperature, dim=1)
-        return hard + soft - soft.detach()
+        one_hot, soft = straight_through(pre, self.temperature)
+        self._soft.append(soft)
+        return one_hot
 
     def _read(self, fired: list[torch.Tensor]) -> torch.Tensor:
         """Digit scores from the one-hot patterns only: votes, plus the table's entry."""
@@ -105,11 +105,7 @@ class ZoneNet(nn.Module):
 
     def usage_penalty(self) -> torch.Tensor:
         """Minus the entropy of each zone's pattern use over the last batch, summed."""
-        total = torch.zeros(())
-        for soft in self._soft:
-            q = soft.mean(dim=0)
-            total = total + (q * q.clamp_min(1e-9).log()).sum()
-        return total
+        return usage_penalty(self._soft)
 
     @torch.no_grad()
     def codes(self, x: torch.Tensor) -> torch.Tensor:
